@@ -1,0 +1,33 @@
+# Thin wrapper over CMake. `make run` and `make test` are the README's
+# quick start; both install what they need first (scripts/deps.sh).
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+RUN_DIR    ?= run
+
+.PHONY: all build asan deps run test unit-test protocol-test fuzz clean
+
+all: build
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+asan:
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSEALPOST_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps build
+	@scripts/run-dev.sh $(BUILD) $(RUN_DIR)
+
+test: deps build asan
+	@scripts/test.sh $(BUILD) $(ASAN_BUILD)
+
+fuzz: deps
+	@scripts/fuzz.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs every test: unit tests and corpus replays in the normal and the
+# ASan+UBSan build, then the protocol and interop suites against real
+# sealpostd processes, once with the normal build and once sanitized.
+set -eu
+BUILD=${1:-build}
+ASAN_BUILD=${2:-build-asan}
+PYTHON=/usr/bin/python3
+
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+
+echo "== unit tests ($BUILD)"
+ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)"
+echo "== unit tests under ASan+UBSan ($ASAN_BUILD)"
+ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$(nproc)"
+
+if [ -d tests/protocol ] && ls tests/protocol/test_*.py >/dev/null 2>&1; then
+	echo "== protocol and interop tests ($BUILD)"
+	SEALPOST_BUILD="$PWD/$BUILD" $PYTHON -m pytest -q -p no:cacheprovider \
+	    tests/protocol tests/interop
+	echo "== protocol and interop tests, sanitized server ($ASAN_BUILD)"
+	SEALPOST_BUILD="$PWD/$ASAN_BUILD" SEALPOST_SANITIZED=1 $PYTHON -m pytest \
+	    -q -p no:cacheprovider -m "not nosan" tests/protocol tests/interop
+fi
