@@ -255,7 +255,7 @@ def test_limit_sessions_per_ip(lim):
 	b"line one\nline two\r\n",
 	b"line one\rline two\r\n",
 	b"ends with bare lf\n\r\n",
-	b"\n",
+	b"\n\r\n",
 	b"cr before crlf\r\r\n",
 ], ids=["lf", "cr", "lf-before-crlf", "only-lf", "cr-cr-lf"])
 def test_limit_bare_newline_rejected(lim, body):
