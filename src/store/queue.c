@@ -173,13 +173,36 @@ take_key(struct str_view *line, const char *key)
 	return true;
 }
 
+/*
+ * Decimal digits at the cursor, the full uint64_t range (the formatter
+ * writes any value, so the parser must read any value back).
+ */
+static int
+parse_u64(struct str_view *cur, uint64_t *out, uint64_t max)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	for (; i < cur->len && cur->p[i] >= '0' && cur->p[i] <= '9'; i++) {
+		uint64_t d = (uint64_t)(cur->p[i] - '0');
+
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (i == 0)
+		return -1;
+	cur->p += i;
+	cur->len -= i;
+	*out = v;
+	return 0;
+}
+
 /* One space-terminated decimal field. */
 static int
 take_number(struct str_view *cur, uint64_t *out, uint64_t max)
 {
-	if (cur->len == 0 || cur->p[0] < '0' || cur->p[0] > '9')
-		return -1;
-	if (str_parse_u64(cur, out, max) == -1)
+	if (parse_u64(cur, out, max) == -1)
 		return -1;
 	return str_take_char(cur, ' ') ? 0 : -1;
 }
@@ -246,7 +269,7 @@ parse_header(struct str_view line, int idx, struct queue_envelope *env)
 		return line.len == 0 ? 0 : -1;
 	case 3:
 		if (!take_key(&line, "arrival") ||
-		    str_to_u64(line, &v, UINT64_MAX) == -1)
+		    parse_u64(&line, &v, UINT64_MAX) == -1 || line.len != 0)
 			return -1;
 		env->arrival = v;
 		return 0;

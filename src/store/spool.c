@@ -459,8 +459,11 @@ recover_tmp(int mfd, const char *rel, time_t now)
 		if (de->d_name[0] == '.' ||
 		    fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
 			continue;
-		/* ctime: linking into tmp/ updates it, the spool mtime may be old. */
-		t = sb.st_mtime > sb.st_ctime ? sb.st_mtime : sb.st_ctime;
+		/*
+		 * mtime: a message is linked into tmp/ seconds after its
+		 * last write, so mtime is the time it entered tmp/.
+		 */
+		t = sb.st_mtime;
 		if (now - t < STORE_TMP_MAX_AGE)
 			continue;
 		if (unlinkat(fd, de->d_name, 0) == 0) {
