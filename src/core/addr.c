@@ -471,6 +471,7 @@ struct hdr_list {
 	bool			 gap;		/* CFWS since the last token */
 	bool			 phrase;	/* two words with a gap: a name */
 	bool			 overflow;	/* kept text did not fit */
+	bool			 saw_at;	/* an unquoted '@' was kept */
 	const char		*err;
 };
 
@@ -611,7 +612,7 @@ hdr_finish_member(struct hdr_list *h, struct mailaddr *out, size_t max,
 	}
 	h->len = 0;
 	h->in_angle = h->had_angle = h->last_word = h->gap = false;
-	h->phrase = h->overflow = false;
+	h->phrase = h->overflow = h->saw_at = false;
 	return 0;
 }
 
@@ -634,6 +635,14 @@ hdr_step(struct hdr_list *h, struct mailaddr *out, size_t max, size_t *count)
 	case '<':
 		if (h->in_angle || h->had_angle) {
 			h->err = "unexpected <";
+			return -1;
+		}
+		/*
+		 * "a@b <c@d>": which one is the sender is ambiguous, and
+		 * checks of the From address must not guess.
+		 */
+		if (h->saw_at) {
+			h->err = "address before <address>";
 			return -1;
 		}
 		h->in_angle = h->had_angle = true;
@@ -660,7 +669,7 @@ hdr_step(struct hdr_list *h, struct mailaddr *out, size_t max, size_t *count)
 		}
 		h->in_group = true;
 		h->len = 0;
-		h->overflow = false;
+		h->overflow = h->saw_at = false;
 		h->last_word = h->gap = h->phrase = false;
 		h->i++;
 		return 0;
@@ -697,6 +706,8 @@ hdr_step(struct hdr_list *h, struct mailaddr *out, size_t max, size_t *count)
 		}
 		break;
 	}
+	if (c == '@')
+		h->saw_at = true;
 	if (c == '.' || c == '@' || c == ':' || c == ',')
 		return hdr_keep(h, &h->p[h->i++], 1, false);
 	start = h->i;
