@@ -31,6 +31,8 @@
 #define MASTER_MAX_LISTENERS	(SERVICE_KIND_COUNT * CONFIG_MAX_LISTEN)
 /* A worker that dies sooner than this after starting is restarted later. */
 #define MASTER_RESTART_BACKOFF	1
+/* Addresses and accounts tracked for brute-force throttling. */
+#define MASTER_THROTTLE_SLOTS	65536
 
 struct worker_slot {
 	pid_t	pid;		/* 0 = not running */
@@ -392,7 +394,7 @@ master_run(struct config *cfg)
 		return 1;
 	master_bind(&m);
 	m.limits = conn_limits_new_shared(m.n_workers * 2);
-	m.throttle = throttle_new_shared(THROTTLE_DEFAULT_SLOTS);
+	m.throttle = throttle_new_shared(MASTER_THROTTLE_SLOTS);
 	master_recover_store(cfg);
 	for (unsigned w = 0; w < m.n_workers; w++)
 		master_spawn(&m, w);

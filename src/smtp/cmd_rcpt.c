@@ -48,7 +48,7 @@ smtp_cmd_rcpt(struct smtp_session *s, struct str_view args)
 	struct smtp_txn *t = s->txn;
 	struct smtp_rcpt_args r;
 	struct smtp_parse_err err;
-	char addr[ADDR_FORMAT_MAX + 1];
+	char addr[ADDR_FORMAT_MAX];
 
 	if (smtp_parse_rcpt_args(args, t->smtputf8, &r, &err) == -1) {
 		smtp_reply(s, (unsigned)err.code, err.enhanced, "%s", err.text);
@@ -59,10 +59,16 @@ smtp_cmd_rcpt(struct smtp_session *s, struct str_view args)
 		return CMD_DONE;
 	}
 	/* RFC 5321 4.5.1: a bare <postmaster> is ours. */
-	if (r.to.domain[0] == '\0' && cfg->n_domains > 0)
-		snprintf(addr, sizeof(addr), "%s@%s", r.to.local,
-		    cfg->domains[0]);
-	else if (addr_format(&r.to, addr, sizeof(addr)) == -1) {
+	if (r.to.domain[0] == '\0' && cfg->n_domains > 0) {
+		struct mailaddr pm = r.to;
+
+		if (str_copy(pm.domain, sizeof(pm.domain),
+		    str_view_from(cfg->domains[0])) == -1 ||
+		    addr_format(&pm, addr, sizeof(addr)) == -1) {
+			smtp_reply(s, 451, "4.3.0", "Local configuration error");
+			return CMD_DONE;
+		}
+	} else if (addr_format(&r.to, addr, sizeof(addr)) == -1) {
 		smtp_reply(s, 501, "5.1.3", "Bad recipient address syntax");
 		return CMD_DONE;
 	}

@@ -140,7 +140,7 @@ smtp_reply(struct smtp_session *s, unsigned code, const char *enh,
 	va_start(ap, fmt);
 	smtp_reply_append(s, code, ' ', enh, fmt, ap);
 	va_end(ap);
-	if (code < 400 && s->current_verb != NULL) {
+	if (code >= 200 && code < 300 && s->current_verb != NULL) {
 		for (size_t i = 0; i < SMTP_N_CMDS; i++)
 			if (strcmp(smtp_cmds[i].verb, s->current_verb) == 0)
 				s->counters[i].ok++;
