@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import os
+import pwd
 import random
 import re
 import secrets
@@ -38,6 +39,8 @@ USERS = {
 ALIASES = {
 	"list@example.test": ["alice@example.test", "bob@example.test"],
 	"sales@example.test": ["alice@example.test"],
+	# RFC 5321 4.5.1; docs/operations.md: the admin creates it.
+	"postmaster@example.test": ["alice@example.test"],
 }
 
 # Outside (non-local) domains the fake DNS knows, so that a sender-domain
@@ -169,6 +172,35 @@ DEFAULT_OVERRIDES = {
 }
 
 
+def run_as():
+	"""DESIGN.md: tests run sealpost as an ordinary user. Started as root
+	(CI, `make test` on a fresh machine), the harness runs the instance's
+	commands and daemon as SEALPOST_TEST_USER (default nobody) instead;
+	returns that pwd entry, or None when not root."""
+	if os.geteuid() != 0:
+		return None
+	return pwd.getpwnam(os.environ.get("SEALPOST_TEST_USER", "nobody"))
+
+
+def proc_user_kw():
+	pw = run_as()
+	if pw is None:
+		return {}
+	return {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+
+
+def make_instance_dir():
+	"""A fresh directory the instance's user may write (pytest's own tmp
+	dirs are root-only 0700 when run as root)."""
+	import tempfile
+	d = tempfile.mkdtemp(prefix="sealpost-test-", dir="/tmp")
+	os.chmod(d, 0o755)
+	pw = run_as()
+	if pw is not None:
+		os.chown(d, pw.pw_uid, pw.pw_gid)
+	return Path(d)
+
+
 class Instance:
 	"""One sealpost instance: `sealpost init` in dir, accounts, sealpostd."""
 
@@ -216,7 +248,8 @@ class Instance:
 	# -- creation -----------------------------------------------------
 	def cli(self, *args, input=None, check=True):
 		cmd = [str(self.build / "sealpost"), "-c", str(self.conf)] + list(args)
-		r = subprocess.run(cmd, input=input, capture_output=True, timeout=60 * SLOW)
+		r = subprocess.run(cmd, input=input, capture_output=True, timeout=60 * SLOW,
+		    **proc_user_kw())
 		if check and r.returncode != 0:
 			raise RuntimeError("%s failed (%d): %s %s" % (" ".join(cmd),
 			    r.returncode, r.stdout.decode(errors="replace"),
@@ -229,7 +262,8 @@ class Instance:
 		cmd = [str(self.build / "sealpost"), "init", str(self.dir),
 		    "--hostname", HOSTNAME, "--domain", DOMAIN,
 		    "--port-base", str(self.base)]
-		r = subprocess.run(cmd, capture_output=True, timeout=60 * SLOW)
+		r = subprocess.run(cmd, capture_output=True, timeout=60 * SLOW,
+		    **proc_user_kw())
 		if r.returncode != 0:
 			raise RuntimeError("sealpost init failed (%d): %s" % (
 			    r.returncode, r.stderr.decode(errors="replace")))
@@ -253,7 +287,8 @@ class Instance:
 		env = dict(os.environ)
 		self.proc = subprocess.Popen(
 		    [str(self.build / "sealpostd"), "-c", str(self.conf)],
-		    stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env)
+		    stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
+		    **proc_user_kw())
 		log.close()
 		self.starts += 1
 		if wait:
@@ -775,7 +810,11 @@ def smtp_auth_scram(c, user, password, corrupt_proof=False):
 	server_first = base64.b64decode(r.lines[0]).decode()
 	final = sc.final(server_first)
 	if corrupt_proof:
-		final = final[:-4] + ("AAAA" if not final.endswith("AAAA") else "BBBB")
+		# A well-formed proof of the right length, one bit wrong.
+		head, proof = final.rsplit(",p=", 1)
+		raw = bytearray(base64.b64decode(proof))
+		raw[0] ^= 1
+		final = head + ",p=" + _b64(bytes(raw))
 	r = c.cmd(_b64(final.encode()))
 	verified = False
 	if r.code == 334:
@@ -868,8 +907,8 @@ class Factory:
 		self.made = []
 
 	def __call__(self, overrides=None, start=True, users=True, name="inst"):
-		d = self.tmp.mktemp(name)
-		inst = Instance(self.build, d / "sp", self.dns.port, overrides, users)
+		d = make_instance_dir()
+		inst = Instance(self.build, d / name, self.dns.port, overrides, users)
 		inst.create()
 		self.made.append(inst)
 		_live.append(inst)
@@ -895,6 +934,9 @@ class Factory:
 				problems.append("sanitizer report from sealpostd in %s:\n%s" % (inst.dir, rep))
 			if inst in _live:
 				_live.remove(inst)
+			if not os.environ.get("SEALPOST_KEEP"):
+				import shutil
+				shutil.rmtree(inst.dir.parent, ignore_errors=True)
 		return problems
 
 

@@ -65,7 +65,8 @@ def test_smtp_commands_are_case_insensitive(inst):
 	("EXPN list@example.test", 502, "5.5.1"),
 	("RCPT TO:<alice@example.test>", 503, "5.5.1"),
 	("DATA", 503, "5.5.1"),
-	("BDAT 10 LAST", 503, "5.5.1"),
+	# RFC 3030 2: the chunk is read even when the command is refused.
+	("BDAT 10 LAST\r\n0123456789", 503, "5.5.1"),
 ])
 def test_smtp_command_reply_codes(inst, line, code, enh):
 	c = inst.client()
@@ -475,7 +476,11 @@ def test_smtp_chunking_bdat_bad_size_is_501(inst):
 	assert c.cmd("RCPT TO:<alice@example.test>").code == 250
 	r = c.cmd("BDAT abc")
 	assert r.code == 501, r
-	c.quit()
+	# The server cannot know where the chunk ends: closing is allowed.
+	try:
+		c.quit()
+	except H.Closed:
+		pass
 
 
 def test_smtp_smtputf8_sender_accepted_from_trusted(inst):
@@ -567,3 +572,23 @@ def test_smtp_http_request_closes_connection(inst):
 	c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 	data = c.expect_closed(timeout=5)
 	assert b"250" not in data, data
+
+
+@pytest.mark.parametrize("setup", [[], ["MAIL FROM:<someone@example.org>"]],
+    ids=["no-mail", "no-rcpt"])
+def test_smtp_refused_bdat_chunk_is_not_parsed_as_commands(inst, setup):
+	"""RFC 3030 2: 'If a failure occurs after a BDAT command is received,
+	the receiver-SMTP MUST accept and discard the associated message data
+	before sending the appropriate 5XX or 4XX code.' Otherwise the chunk
+	is command injection."""
+	c = inst.client()
+	c.ehlo()
+	for line in setup:
+		assert c.cmd(line).code == 250
+	chunk = b"NOOP\r\nNOOP\r\n"
+	c.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+	r = c.reply()
+	assert r.is_(503, "5.5.1"), r
+	assert c.nothing_pending(0.5 * H.SLOW), \
+	    "the refused chunk was executed as commands: %r" % c.buf
+	c.quit()
