@@ -302,6 +302,11 @@ class Instance:
 			if self.proc.poll() is not None:
 				raise RuntimeError("sealpostd exited with %d:\n%s" % (
 				    self.proc.returncode, self.log_tail()))
+			text = self.log()
+			if any(m in text for m in SAN_MARKERS):
+				# e.g. workers dying at start-up and being restarted in a loop
+				raise RuntimeError("sanitizer report while starting:\n%s" % (
+				    self.sanitizer_report(),))
 			try:
 				s = socket.create_connection(("127.0.0.1", self.smtp), timeout=2 * SLOW)
 				try:
@@ -373,8 +378,12 @@ class Instance:
 		text = self.log()
 		new = text[self.san_offset:]
 		self.san_offset = len(text)
-		if any(m in new for m in SAN_MARKERS):
-			return new[-8000:]
+		hits = [new.find(m) for m in SAN_MARKERS if m in new]
+		if hits:
+			# The first finding with its stack, and the summary lines.
+			at = max(0, min(hits) - 300)
+			summary = [l for l in new.splitlines() if "SUMMARY:" in l]
+			return new[at:at + 6000] + "\n...\n" + "\n".join(summary)
 		return None
 
 	def client(self, service="smtp", **kw):
