@@ -55,6 +55,7 @@ def test_tls12_still_accepted(inst):
 	t.close()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_tls_below_12_refused(inst):
 	"""RFC 8996: no TLS 1.0/1.1. The client offers at most TLS 1.1."""
 	ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
