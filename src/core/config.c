@@ -1092,6 +1092,12 @@ config_load(struct config *cfg, const char *path, bool check_files,
 /* --- lookups -------------------------------------------------------- */
 
 bool
+config_is_domain_name(const char *name)
+{
+	return is_domain_name(drop_trailing_dot(str_view_from(name)));
+}
+
+bool
 config_is_local_domain(const struct config *cfg, const char *domain)
 {
 	struct str_view d = drop_trailing_dot(str_view_from(domain));

@@ -114,6 +114,11 @@ int	config_parse(struct config *cfg, const char *name, const char *text,
 /* Frees every string of cfg and NULLs it; the struct itself is the caller's. */
 void	config_free(struct config *);
 
+/*
+ * True when name is a host or domain name the config accepts: LDH labels of
+ * 1-63 octets, 253 in all, one trailing dot tolerated (RFC 1035 2.3.1).
+ */
+bool	config_is_domain_name(const char *name);
 /* True when domain (any case) is one of cfg->domains. */
 bool	config_is_local_domain(const struct config *, const char *domain);
 /* True when the address is inside one of trusted_networks. */
