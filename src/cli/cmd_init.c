@@ -63,11 +63,17 @@ static const struct {
 #define N_SERVICES	(sizeof(services) / sizeof(services[0]))
 
 static int
-init_usage(void)
+init_usage(FILE *out)
 {
-	fprintf(stderr, "usage: sealpost init DIR [--hostname H] [--domain D] "
-	    "[--port-base N]\n");
-	return CLI_EXIT_USAGE;
+	fprintf(out, "usage: sealpost init DIR [--hostname H] [--domain D] "
+	    "[--port-base N]\n"
+	    "  --hostname H   server name and certificate name "
+	    "(default localhost)\n"
+	    "  --domain D     first local mail domain (default example.test)\n"
+	    "  --port-base N  listen on 127.0.0.1 at N+25, N+587, N+465, "
+	    "N+110, N+995\n"
+	    "                 (default 10000; 0 gives the standard ports)\n");
+	return out == stdout ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 }
 
 /* Matches "--name VALUE" and "--name=VALUE"; advances *i past the value. */
@@ -88,6 +94,7 @@ take_opt(int argc, char **argv, int *i, const char *name, const char **val)
 	return true;
 }
 
+/* Returns 0, 1 for --help, or -1 for a usage error. */
 static int
 parse_args(int argc, char **argv, struct init_opts *o)
 {
@@ -97,6 +104,8 @@ parse_args(int argc, char **argv, struct init_opts *o)
 	*o = (struct init_opts){ NULL, "localhost", "example.test", 10000 };
 	for (int i = 1; i < argc; i++) {
 		v = NULL;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
 		if (take_opt(argc, argv, &i, "--hostname", &v))
 			o->hostname = v;
 		else if (take_opt(argc, argv, &i, "--domain", &v))
@@ -304,6 +313,36 @@ make_tls(const struct init_paths *p, const char *hostname, bool root,
 }
 
 /*
+ * The daemon reaches data_dir as `nobody` after dropping root, so every
+ * directory above DIR must let others through. Only a warning: the admin
+ * may give nobody access by other means (ACLs, group).
+ */
+static void
+warn_traversal(const char *dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+		return;
+	while ((slash = strrchr(path, '/')) != NULL) {
+		if (slash == path)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(path, &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+			fprintf(stderr, "sealpost init: warning: %s is not "
+			    "searchable by others; the daemon, running as "
+			    "nobody, cannot reach %s/data\n", path, dir);
+			return;
+		}
+		if (slash == path)
+			return;
+	}
+}
+
+/*
  * Started as root, the daemon drops to `nobody` (see the user key), which
  * must then own what it writes. The key stays root's: the master reads it
  * before dropping privileges.
@@ -340,6 +379,7 @@ chown_data(const struct init_paths *p)
 		    strerror(errno));
 		return -1;
 	}
+	warn_traversal(p->dir);
 	return 0;
 }
 
@@ -497,8 +537,14 @@ cli_init(const struct config *cfg, int argc, char **argv)
 	char fp[128];
 
 	(void)cfg;
-	if (parse_args(argc, argv, &o) == -1)
-		return init_usage();
+	switch (parse_args(argc, argv, &o)) {
+	case 1:
+		return init_usage(stdout);
+	case -1:
+		return init_usage(stderr);
+	default:
+		break;
+	}
 	if (make_paths(&o, &p, root) == -1 || make_data(&p) == -1 ||
 	    make_tls(&p, o.hostname, root, fp, sizeof(fp)) == -1 ||
 	    (root && chown_data(&p) == -1) ||

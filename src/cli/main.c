@@ -28,7 +28,8 @@ usage(FILE *out)
 	    "\n"
 	    "subcommands:\n", CLI_DEFAULT_CONFIG);
 	for (size_t i = 0; i < N_COMMANDS; i++)
-		fprintf(out, "  %-6s %-45s %s\n", cli_commands[i].name,
+		fprintf(out, "  %s%s%s\n      %s\n", cli_commands[i].name,
+		    cli_commands[i].args[0] != '\0' ? " " : "",
 		    cli_commands[i].args, cli_commands[i].summary);
 }
 
