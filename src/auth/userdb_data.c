@@ -381,7 +381,8 @@ ud_data_free(struct ud_data *d)
 			free(d->acct[i].hash);
 		}
 	}
-	explicit_bzero(d->acct, d->n_acct * sizeof(*d->acct));
+	if (d->acct != NULL)
+		explicit_bzero(d->acct, d->n_acct * sizeof(*d->acct));
 	free(d->acct);
 	for (size_t i = 0; i < d->n_alias; i++) {
 		free(d->alias[i].addr);
