@@ -148,8 +148,8 @@ test_sasl_scram_rfc7677_wrong_proof_fails(void **state)
 
 /* A tiny SCRAM client, to drive the server with userdb entries. */
 static enum sasl_step
-scram_client_run(struct fixture *f, const char *user, const char *password,
-    const char *cnonce, char *server_first, size_t sfsz)
+scram_client_run_gs2(struct fixture *f, const char *gs2, const char *user,
+    const char *password, const char *cnonce, char *server_first, size_t sfsz)
 {
 	struct sasl_session *s = sasl_session_new("SCRAM-SHA-256", f->db);
 	char first[512], final_wo[1024], auth[2048], msg[2048];
@@ -161,7 +161,7 @@ scram_client_run(struct fixture *f, const char *user, const char *password,
 	enum sasl_step step;
 
 	snprintf(first, sizeof(first), "n=%s,r=%s", user, cnonce);
-	snprintf(msg, sizeof(msg), "n,,%s", first);
+	snprintf(msg, sizeof(msg), "%s%s", gs2, first);
 	step = step_str(s, msg, &f->out);
 	assert_int_equal(step, SASL_STEP_CHALLENGE);
 	snprintf(server_first, sfsz, "%s", f->out.data);
@@ -177,8 +177,15 @@ scram_client_run(struct fixture *f, const char *user, const char *password,
 	assert_int_equal(base64_decode(&salt, sp + 3, (size_t)(ip - sp - 3)), 0);
 	assert_int_equal(scram_entry_derive(password, strlen(password),
 	    (unsigned char *)salt.data, salt.len, iter, &e), 0);
-	snprintf(final_wo, sizeof(final_wo), "c=biws,r=%.*s",
-	    (int)(sp - r), r);
+	{
+		struct buf cb;
+
+		buf_init(&cb, 1024);
+		assert_int_equal(base64_encode(&cb, gs2, strlen(gs2)), 0);
+		snprintf(final_wo, sizeof(final_wo), "c=%s,r=%.*s", cb.data,
+		    (int)(sp - r), r);
+		buf_cleanup(&cb);
+	}
 	snprintf(auth, sizeof(auth), "%s,%s,%s", first, f->out.data, final_wo);
 	/* ClientKey = HMAC(SaltedPassword, "Client Key"); we only have the
 	 * StoredKey, so recompute SaltedPassword the long way. */
@@ -211,6 +218,14 @@ scram_client_run(struct fixture *f, const char *user, const char *password,
 	return step;
 }
 
+static enum sasl_step
+scram_client_run(struct fixture *f, const char *user, const char *password,
+    const char *cnonce, char *server_first, size_t sfsz)
+{
+	return scram_client_run_gs2(f, "n,,", user, password, cnonce,
+	    server_first, sfsz);
+}
+
 static void
 test_sasl_scram_userdb_account(void **state)
 {
@@ -224,6 +239,12 @@ test_sasl_scram_userdb_account(void **state)
 	    "abcdef", sf, sizeof(sf)), SASL_STEP_SUCCESS);
 	assert_int_equal(scram_client_run(f, "alice@example.org", "wrong",
 	    "abcdef", sf, sizeof(sf)), SASL_STEP_FAILURE);
+	/* "y" flag and an authzid equal to the login are fine. */
+	assert_int_equal(scram_client_run_gs2(f, "y,,", "alice@example.org",
+	    "secret pw", "n0nce", sf, sizeof(sf)), SASL_STEP_SUCCESS);
+	assert_int_equal(scram_client_run_gs2(f, "n,a=ALICE@example.org,",
+	    "alice@example.org", "secret pw", "n0nce", sf, sizeof(sf)),
+	    SASL_STEP_SUCCESS);
 }
 
 /* Returns the s= and i= part of a server-first message. */
