@@ -44,7 +44,8 @@ cli_alias(const struct config *cfg, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "add") == 0 && argc >= 4)
 		rc = userdb_edit_alias_add(cfg->data_dir, cfg->domains,
-		    cfg->n_domains, argv[2], argv + 3, (size_t)(argc - 3), &err);
+		    cfg->n_domains, argv[2], argv + 3, (size_t)(argc - 3),
+		    &err);
 	else if (strcmp(argv[1], "del") == 0 && argc == 3)
 		rc = userdb_edit_alias_del(cfg->data_dir, argv[2], &err);
 	else

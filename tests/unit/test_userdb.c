@@ -477,7 +477,8 @@ test_userdb_open_creates_secret(void **state)
 	FILE *f;
 
 	db = userdb_open(t->path, &err);
-	assert_non_null(db);
+	if (db == NULL)
+		fail_msg("userdb_open: %s", err);
 	assert_int_equal(userdb_count(db), 0);
 	userdb_free(&db);
 	assert_int_equal(file_mode(t->path, "secret"), 0600);
