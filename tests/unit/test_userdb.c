@@ -502,6 +502,20 @@ test_userdb_open_creates_secret(void **state)
 	}
 	fclose(f);
 	assert_no_temp_files(t->path);
+	/* Any 32 bytes are a valid secret, NUL bytes included. */
+	{
+		static const char zeros[USERDB_SECRET_LEN];
+
+		f = fopen(p, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(zeros, 1, sizeof(zeros), f),
+		    sizeof(zeros));
+		fclose(f);
+		db = userdb_open(t->path, &err);
+		if (db == NULL)
+			fail_msg("userdb_open: %s", err);
+		userdb_free(&db);
+	}
 	/* A damaged secret is an error, not silently replaced. */
 	write_file(t->path, "secret", "short");
 	assert_null(userdb_open(t->path, &err));
