@@ -87,23 +87,27 @@ prompt_tty(int tty, const char *prompt, char *out, size_t outsz)
 	return rc;
 }
 
+/* Asks twice for what ("Password", "APOP secret") on the terminal. */
 static int
-password_from_tty(char *pw, size_t pwsz)
+password_from_tty(const char *what, char *pw, size_t pwsz)
 {
-	char again[PASSWORD_MAX];
+	char again[PASSWORD_MAX], prompt[64];
 	int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	int rc = -1;
 
 	if (tty == -1) {
-		fprintf(stderr, "sealpost: no terminal to ask for the "
-		    "password; use --password-stdin or --generate-password\n");
+		fprintf(stderr, "sealpost: no terminal to ask on; use "
+		    "--password-stdin, --generate-password or --secret-stdin\n");
 		return -1;
 	}
-	if (prompt_tty(tty, "Password: ", pw, pwsz) == -1 ||
-	    prompt_tty(tty, "Password again: ", again, sizeof(again)) == -1)
-		fprintf(stderr, "sealpost: cannot read the password\n");
+	snprintf(prompt, sizeof(prompt), "%s: ", what);
+	if (prompt_tty(tty, prompt, pw, pwsz) == -1)
+		fprintf(stderr, "sealpost: cannot read the input\n");
+	else if (snprintf(prompt, sizeof(prompt), "%s again: ", what) < 0 ||
+	    prompt_tty(tty, prompt, again, sizeof(again)) == -1)
+		fprintf(stderr, "sealpost: cannot read the input\n");
 	else if (strcmp(pw, again) != 0)
-		fprintf(stderr, "sealpost: the passwords differ\n");
+		fprintf(stderr, "sealpost: the two entries differ\n");
 	else
 		rc = 0;
 	explicit_bzero(again, sizeof(again));
@@ -179,7 +183,7 @@ password_get(enum pw_source src, char *pw, size_t pwsz)
 	case PW_TTY:
 		break;
 	}
-	return password_from_tty(pw, pwsz);
+	return password_from_tty("Password", pw, pwsz);
 }
 
 /* user add / user passwd */
@@ -249,7 +253,8 @@ user_apop(const struct config *cfg, int argc, char **argv)
 				return EXIT_FAIL;
 			}
 		} else if (argc == 3) {
-			if (password_from_tty(secret, sizeof(secret)) == -1)
+			if (password_from_tty("APOP secret", secret,
+			    sizeof(secret)) == -1)
 				return EXIT_FAIL;
 		} else
 			return user_usage();
