@@ -1,0 +1,91 @@
+/*
+ * A streaming scanner of a message's header section (RFC 5322 2.2, 3.6),
+ * fed the message bytes as stored (after DATA un-stuffing) in chunks of
+ * any size. It records what the session's policy needs (Received count
+ * for the hop limit, From count and the first From value for submission
+ * checks, whether Date and Message-ID exist) and says where the header
+ * section ends, while the session streams the message to disk, so fields
+ * can be added there without buffering the message. Fixed-size state, no
+ * allocation, no I/O.
+ *
+ * The header section is the lines from the start up to the first empty
+ * line. A message without an empty line is all header section. A first
+ * line that is neither a field nor empty means there is no header section
+ * (has_header_section false). A later line that is not a field (nor a
+ * folded continuation) ends the section too, and is flagged malformed.
+ */
+#ifndef SEALPOST_SMTP_HEADER_H
+#define SEALPOST_SMTP_HEADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTP_HEADER_FROM_MAX	2048	/* unfolded From value kept */
+#define SMTP_HEADER_NAME_MAX	16	/* longest field name we compare */
+#define SMTP_HEADER_MORE	SIZE_MAX
+
+struct smtp_header {
+	/* Read-only results. */
+	bool		done;			/* header section has ended */
+	bool		has_header_section;	/* valid once done */
+	bool		malformed;		/* ended by a non-field line */
+	bool		unterminated;		/* message ended mid-line */
+	/*
+	 * Once done: message offset where the section ends, i.e. where the
+	 * empty line (or the non-field line) starts, or the message length
+	 * if it ended within the header section. Fields inserted there stay
+	 * in the header section (except when malformed).
+	 */
+	uint64_t	end_offset;
+	uint64_t	offset;			/* octets fed so far */
+	unsigned	received_count;		/* saturating */
+	unsigned	from_count;
+	bool		has_date;
+	bool		has_message_id;
+	/*
+	 * Value of the first From field: unfolded (CRLF before WSP
+	 * removed, RFC 5322 2.2.3), surrounding whitespace dropped,
+	 * NUL-terminated, at most SMTP_HEADER_FROM_MAX octets
+	 * (from_truncated then set). Raw octets: may hold NULs or 8-bit.
+	 */
+	char		from[SMTP_HEADER_FROM_MAX + 1];
+	size_t		from_len;
+	bool		from_truncated;
+
+	/* Private. */
+	int		state;
+	int		field;
+	char		name[SMTP_HEADER_NAME_MAX];
+	size_t		name_len;
+	uint64_t	line_start;
+	size_t		from_wsp;	/* trailing spaces held in from[] */
+	bool		pending_cr;
+};
+
+void	smtp_header_init(struct smtp_header *);
+
+/*
+ * Scans the next len octets of the message. When the header section ends
+ * inside this chunk, returns the split point k (0 <= k <= len): the
+ * caller writes p[0..k), then its added fields, then p[k..len). Returns
+ * SMTP_HEADER_MORE otherwise (still in the header section, or it ended
+ * in an earlier chunk: the split is reported exactly once).
+ *
+ * The split is exact for an empty line (decided at its first octet) and
+ * for a non-field line starting in this chunk. A non-field line that
+ * started in an earlier chunk (already written) is only recognised later;
+ * then the split is at the end of that line (malformed is set and
+ * end_offset says where the section really ended).
+ */
+size_t	smtp_header_feed(struct smtp_header *, const char *p, size_t len);
+
+/*
+ * At the end of the message: if the header section has not ended, it
+ * ends here (end_offset = offset, unterminated when the last line had no
+ * line end); the caller appends its fields at the end (after a CRLF when
+ * unterminated). Sets done.
+ */
+void	smtp_header_finish(struct smtp_header *);
+
+#endif
