@@ -216,11 +216,13 @@ fail:
 }
 
 static int
-make_paths(const struct init_opts *o, struct init_paths *p, bool root)
+make_paths(const struct init_opts *o, struct init_paths *p)
 {
 	struct stat st;
 
-	if (make_dir(o->dir, root ? 0755 : 0700) == -1)
+	/* DIR and tls/ are public (the certificate is what clients trust);
+	 * what is secret is protected by its own mode: data/ 0700, key 0600. */
+	if (make_dir(o->dir, 0755) == -1)
 		return -1;
 	if (realpath(o->dir, p->dir) == NULL) {
 		fprintf(stderr, "sealpost init: realpath(%s): %s\n", o->dir,
@@ -275,7 +277,7 @@ make_data(const struct init_paths *p)
 
 /* Generates the key pair unless both files exist already. */
 static int
-make_tls(const struct init_paths *p, const char *hostname, bool root,
+make_tls(const struct init_paths *p, const char *hostname,
     char *fp, size_t fpsz)
 {
 	char dir[PATH_MAX], err[256];
@@ -287,7 +289,7 @@ make_tls(const struct init_paths *p, const char *hostname, bool root,
 
 	snprintf(fp, fpsz, "(kept existing certificate)");
 	if (join(dir, p->dir, "tls") == -1 ||
-	    make_dir(dir, root ? 0755 : 0700) == -1)
+	    make_dir(dir, 0755) == -1)
 		return -1;
 	if (have_cert && have_key)
 		return 0;
@@ -399,10 +401,11 @@ conf_keys(struct buf *b, const struct init_opts *o,
 	    "data_dir = %s\n"
 	    "# Account to switch to when started as root (empty: stay the\n"
 	    "# invoking user). Use a dedicated system account in production.\n"
-	    "user = %s\n\n"
+	    "user =%s%s\n\n"
 	    "# Listeners: addr:port or [v6]:port, comma-separated; an empty\n"
 	    "# value disables the service. *:25 is every IPv4 and IPv6 address.\n",
-	    o->hostname, o->domain, p->data, root ? "nobody" : "");
+	    o->hostname, o->domain, p->data, root ? " " : "",
+	    root ? "nobody" : "");
 	for (size_t i = 0; i < N_SERVICES; i++)
 		bad |= buf_printf(b, "# %s\n%s = 127.0.0.1:%u\n",
 		    services[i].what,
@@ -545,8 +548,8 @@ cli_init(const struct config *cfg, int argc, char **argv)
 	default:
 		break;
 	}
-	if (make_paths(&o, &p, root) == -1 || make_data(&p) == -1 ||
-	    make_tls(&p, o.hostname, root, fp, sizeof(fp)) == -1 ||
+	if (make_paths(&o, &p) == -1 || make_data(&p) == -1 ||
+	    make_tls(&p, o.hostname, fp, sizeof(fp)) == -1 ||
 	    (root && chown_data(&p) == -1) ||
 	    write_conf(&o, &p, root) == -1)
 		return CLI_EXIT_FAIL;
