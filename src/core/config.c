@@ -933,6 +933,12 @@ config_parse(struct config *cfg, const char *name, const char *text,
 		perr(&pc, 0, "file is larger than %d bytes", CONFIG_MAX_FILE);
 		return pc.nerr;
 	}
+	/* Editors on some systems start UTF-8 files with a byte order mark;
+	 * it is not part of the first key. */
+	if (cur.len >= 3 && memcmp(cur.p, "\xef\xbb\xbf", 3) == 0) {
+		cur.p += 3;
+		cur.len -= 3;
+	}
 	while (cur.len > 0) {
 		struct str_view l = str_take_until(&cur, '\n');
 

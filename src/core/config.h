@@ -49,7 +49,7 @@ struct config {
 	char	*user;			/* default "sealpost"; used only when root;
 					   "" = keep the invoking user */
 
-	struct config_listen_list	listen_smtp;		/* default [::]:25? see docs */
+	struct config_listen_list	listen_smtp;		/* default *:25, every address */
 	struct config_listen_list	listen_submission;
 	struct config_listen_list	listen_submissions;
 	struct config_listen_list	listen_pop3;
@@ -61,7 +61,7 @@ struct config {
 	uint64_t	max_message_size;	/* bytes, default 50M */
 	unsigned	max_recipients;		/* default 100 */
 	unsigned	max_errors;		/* per session, default 10 */
-	unsigned	max_sessions;		/* per worker process... see docs; default 10000 */
+	unsigned	max_sessions;		/* all workers together; default 10000 */
 	unsigned	max_sessions_per_ip;	/* default 50 */
 	unsigned	max_line_length;	/* SMTP command line, default 1000 */
 	unsigned	auth_max_failures;	/* per session before close, default 3 */

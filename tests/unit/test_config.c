@@ -301,6 +301,8 @@ test_config_comments_and_blanks(void **state)
 	    "user=mail\t# tab before the hash\r\n"
 	    "domains = a.example#not-a-comment-but-bad\n"
 	    "workers = 2";		/* no final newline */
+	struct config c2;
+	struct buf e2;
 
 	(void)state;
 	assert_int_equal(parse(&c, &e, text), 1);
@@ -310,6 +312,10 @@ test_config_comments_and_blanks(void **state)
 	assert_string_equal(c.user, "mail");
 	assert_int_equal(c.workers, 2);
 	done(&c, &e);
+	/* A UTF-8 byte order mark before the first key is skipped. */
+	assert_int_equal(parse(&c2, &e2, "\xef\xbb\xbfworkers = 3\n"), 0);
+	assert_int_equal(c2.workers, 3);
+	done(&c2, &e2);
 }
 
 static void
