@@ -496,6 +496,18 @@ config_free(struct config *cfg)
 	cfg->n_domains = 0;
 }
 
+size_t
+config_key_count(void)
+{
+	return N_KEYS;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < N_KEYS ? keys[i].name : NULL;
+}
+
 /* --- one key -------------------------------------------------------- */
 
 /*

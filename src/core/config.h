@@ -111,6 +111,12 @@ int	config_load(struct config *cfg, const char *path, bool check_files,
  */
 int	config_parse(struct config *cfg, const char *name, const char *text,
 	    size_t len, struct buf *errs);
+/*
+ * The keys, in the order of cfg->key_line: config_key_name(i) for i below
+ * config_key_count() is a static string; NULL past the end.
+ */
+size_t	config_key_count(void);
+const char	*config_key_name(size_t i);
 /* Frees every string of cfg and NULLs it; the struct itself is the caller's. */
 void	config_free(struct config *);
 

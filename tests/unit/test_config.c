@@ -167,7 +167,11 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.pop3_autologout, 900);
 	assert_true(c.pop3_apop);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
-	assert_int_equal(c.key_line[0], 1);
+	/* every_key sets each key once, on the line of its table index. */
+	assert_int_equal(config_key_count(), 29);
+	for (size_t i = 0; i < config_key_count(); i++)
+		assert_int_equal(c.key_line[i], i + 1);
+	assert_null(config_key_name(config_key_count()));
 	done(&c, &e);
 }
 
@@ -822,6 +826,44 @@ test_config_reparse_replaces(void **state)
 	done(&c, &e);
 }
 
+/* docs/config.md must describe every key the parser knows. */
+static void
+test_config_every_key_documented(void **state)
+{
+	const char *data = getenv("SEALPOST_TEST_DATA");
+	char path[4096], *text;
+	size_t rootlen;
+	FILE *f;
+	long n;
+
+	(void)state;
+	/* SEALPOST_TEST_DATA is SOURCE/tests/data, which need not exist, so
+	 * the source root is found by text, not by "..". */
+	if (data == NULL || (rootlen = strlen(data)) < 11 ||
+	    strcmp(data + rootlen - 11, "/tests/data") != 0)
+		skip();
+	snprintf(path, sizeof(path), "%.*s/docs/config.md",
+	    (int)(rootlen - 11), data);
+	if ((f = fopen(path, "r")) == NULL)
+		fail_msg("%s: cannot open", path);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	text = calloc(1, (size_t)n + 1);
+	assert_non_null(text);
+	assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	for (size_t i = 0; i < config_key_count(); i++) {
+		char needle[80];
+
+		snprintf(needle, sizeof(needle), "`%s`", config_key_name(i));
+		if (strstr(text, needle) == NULL)
+			fail_msg("%s is not in docs/config.md", needle);
+	}
+	free(text);
+}
+
 int
 main(void)
 {
@@ -847,6 +889,7 @@ main(void)
 		cmocka_unit_test(test_config_domain_names),
 		cmocka_unit_test(test_config_load_checks_files),
 		cmocka_unit_test(test_config_reparse_replaces),
+		cmocka_unit_test(test_config_every_key_documented),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
