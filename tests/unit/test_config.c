@@ -832,7 +832,7 @@ test_config_every_key_documented(void **state)
 {
 	const char *data = getenv("SEALPOST_TEST_DATA");
 	char path[4096], *text;
-	size_t rootlen;
+	size_t rootlen = 0;
 	FILE *f;
 	long n;
 
