@@ -49,7 +49,7 @@ struct config {
 	char	*user;			/* default "sealpost"; used only when root;
 					   "" = keep the invoking user */
 
-	struct config_listen_list	listen_smtp;		/* default *:25, every address */
+	struct config_listen_list	listen_smtp;		/* default *:25 = 0.0.0.0:25 + [::]:25 */
 	struct config_listen_list	listen_submission;
 	struct config_listen_list	listen_submissions;
 	struct config_listen_list	listen_pop3;
@@ -130,8 +130,10 @@ bool	config_is_local_domain(const struct config *, const char *domain);
 /* True when the address is inside one of trusted_networks. */
 bool	config_is_trusted(const struct config *, const struct sockaddr *);
 /*
- * Parses "1.2.3.4:25", "[::1]:25", "*:25" (all IPv4+IPv6, same as "[::]:25").
- * Numeric addresses only; port 1-65535. Returns 0, or -1 (out unspecified).
+ * Parses "1.2.3.4:25", "[::1]:25" or "*:25" (here the same as "[::]:25";
+ * in a listen_* key "*:25" becomes two entries, "0.0.0.0:25" and
+ * "[::]:25", as IPv6 listeners are bound IPV6_V6ONLY). Numeric addresses
+ * only; port 1-65535. Returns 0, or -1 (out unspecified).
  */
 int	config_parse_listen(const char *text, struct config_listen *out);
 /*

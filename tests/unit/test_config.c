@@ -55,10 +55,13 @@ test_config_defaults(void **state)
 	assert_string_equal(c.data_dir, "/var/lib/sealpost");
 	assert_string_equal(c.user, "sealpost");
 	assert_int_equal(c.n_domains, 0);
-	assert_int_equal(c.listen_smtp.n, 1);
-	assert_string_equal(c.listen_smtp.item[0].text, "*:25");
-	assert_int_equal(c.listen_smtp.item[0].addr.ss_family, AF_INET6);
-	assert_string_equal(c.listen_pop3s.item[0].text, "*:995");
+	/* "*" is both families: two sockets. */
+	assert_int_equal(c.listen_smtp.n, 2);
+	assert_string_equal(c.listen_smtp.item[0].text, "0.0.0.0:25");
+	assert_int_equal(c.listen_smtp.item[0].addr.ss_family, AF_INET);
+	assert_string_equal(c.listen_smtp.item[1].text, "[::]:25");
+	assert_int_equal(c.listen_smtp.item[1].addr.ss_family, AF_INET6);
+	assert_string_equal(c.listen_pop3s.item[1].text, "[::]:995");
 	assert_null(c.tls_cert);
 	assert_null(c.tls_key);
 	assert_int_equal(c.max_message_size, 50 * 1024 * 1024);
@@ -135,7 +138,8 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.listen_smtp.item[0].addr.ss_family, AF_INET);
 	assert_int_equal(c.listen_smtp.item[1].addr.ss_family, AF_INET6);
 	assert_string_equal(c.listen_smtp.item[1].text, "[2001:db8::1]:25");
-	assert_int_equal(c.listen_submission.n, 1);
+	assert_int_equal(c.listen_submission.n, 2);	/* *:587 */
+	assert_string_equal(c.listen_submission.item[0].text, "0.0.0.0:587");
 	assert_int_equal(c.listen_submissions.n, 1);
 	assert_int_equal(c.listen_pop3.n, 0);
 	assert_int_equal(c.listen_pop3s.n, 1);
@@ -212,6 +216,9 @@ static const struct {
 	{ "listen_smtp = ::1:25\n", "listen_smtp: bad address" },
 	{ "listen_smtp = mail.example:25\n", "listen_smtp: bad address" },
 	{ "listen_smtp = [::1:25\n", "listen_smtp: bad address" },
+	{ "listen_smtp = *:1 *:2 *:3 *:4 *:5 *:6 *:7 *:8 *:9\n",
+	    "t.conf:1: listen_smtp: more than 16 addresses" },
+	{ "listen_smtp = *:0\n", "t.conf:1: listen_smtp: bad address \"*:0\"" },
 	{ "trusted_networks = 10.0.0.1/8\n", "t.conf:1: trusted_networks: bad "
 	    "network \"10.0.0.1/8\"" },
 	{ "trusted_networks = 10.0.0.0/33\n", "trusted_networks: bad network" },
@@ -247,7 +254,7 @@ test_config_bad_value_keeps_default(void **state)
 	    "listen_smtp = 127.0.0.1:25, nope\n"
 	    "trusted_networks = 10.0.0.0/8 bad\n"), 3);
 	assert_int_equal(c.max_recipients, 100);
-	assert_string_equal(c.listen_smtp.item[0].text, "*:25");
+	assert_string_equal(c.listen_smtp.item[1].text, "[::]:25");
 	assert_int_equal(c.n_trusted, 0);
 	done(&c, &e);
 }
