@@ -54,8 +54,8 @@ struct smtp_data {
 /*
  * Prepares a reader for one message: max_size is the most octets stored
  * (the message as emitted, after un-stuffing/normalisation); beyond it
- * nothing more is emitted, too_big is set, and input is still consumed
- * to the end. The same struct serves DATA (smtp_data_feed) or BDAT
+ * nothing more is emitted (exactly the first max_size octets were), too_big
+ * is set, and input is still consumed to the end. The same struct serves DATA (smtp_data_feed) or BDAT
  * (smtp_bdat_feed + smtp_bdat_finish), not both. For DATA the reader
  * starts as if the CRLF that ended the DATA command had just been seen,
  * so ".\r\n" at once is the empty message.
