@@ -16,6 +16,9 @@
 #define CONFIG_MAX_DOMAINS	256
 #define CONFIG_MAX_NETWORKS	64
 #define CONFIG_MAX_DNS		8
+#define CONFIG_MAX_LINE		4096	/* bytes per line, newline excluded */
+#define CONFIG_MAX_FILE		(1024 * 1024)
+#define CONFIG_MAX_KEYS		48	/* room for every key's line number */
 
 struct config_listen {
 	struct sockaddr_storage	addr;
@@ -43,7 +46,8 @@ struct config {
 	size_t	 n_domains;
 	char	*domains[CONFIG_MAX_DOMAINS];	/* lower-cased */
 	char	*data_dir;		/* absolute; default /var/lib/sealpost */
-	char	*user;			/* default "sealpost"; used only when root */
+	char	*user;			/* default "sealpost"; used only when root;
+					   "" = keep the invoking user */
 
 	struct config_listen_list	listen_smtp;		/* default [::]:25? see docs */
 	struct config_listen_list	listen_submission;
@@ -51,7 +55,7 @@ struct config {
 	struct config_listen_list	listen_pop3;
 	struct config_listen_list	listen_pop3s;
 
-	char	*tls_cert;
+	char	*tls_cert;			/* NULL = none configured */
 	char	*tls_key;
 
 	uint64_t	max_message_size;	/* bytes, default 50M */
@@ -80,9 +84,16 @@ struct config {
 
 	bool		pop3_apop;		/* default false */
 	int		log_level;		/* enum log_level */
+
+	/* Line where each key was set (0 = default), indexed like the key table. */
+	unsigned	key_line[CONFIG_MAX_KEYS];
 };
 
-/* Fills every field with its documented default. */
+/*
+ * Fills every field with its documented default (reads /etc/resolv.conf for
+ * dns_servers and gethostname() for hostname). Strings are allocated:
+ * config_free() releases them.
+ */
 void	config_defaults(struct config *);
 /*
  * Reads path over the defaults in cfg. Each problem is appended to errs as
@@ -93,15 +104,50 @@ void	config_defaults(struct config *);
 struct buf;
 int	config_load(struct config *cfg, const char *path, bool check_files,
 	    struct buf *errs);
+/*
+ * The parser behind config_load, without I/O: parses len bytes of text as
+ * the file called name (used in messages). Same contract as config_load
+ * with check_files false.
+ */
+int	config_parse(struct config *cfg, const char *name, const char *text,
+	    size_t len, struct buf *errs);
+/* Frees every string of cfg and NULLs it; the struct itself is the caller's. */
 void	config_free(struct config *);
 
 /* True when domain (any case) is one of cfg->domains. */
 bool	config_is_local_domain(const struct config *, const char *domain);
 /* True when the address is inside one of trusted_networks. */
 bool	config_is_trusted(const struct config *, const struct sockaddr *);
-/* Parses "1.2.3.4:25", "[::1]:25", "*:25" (all IPv4+IPv6 is "[::]:25"). */
+/*
+ * Parses "1.2.3.4:25", "[::1]:25", "*:25" (all IPv4+IPv6, same as "[::]:25").
+ * Numeric addresses only; port 1-65535. Returns 0, or -1 (out unspecified).
+ */
 int	config_parse_listen(const char *text, struct config_listen *out);
-/* Parses "50M", "10k", "1G", "1000" into bytes. */
+/*
+ * Parses "50M", "10k", "1G", "1000" into bytes: binary multiples (k = 1024),
+ * suffix case-insensitive. Returns 0, or -1 for bad syntax or overflow.
+ */
 int	config_parse_size(const char *text, uint64_t *out);
+/* Parses "90", "90s", "5m", "2h" into seconds (at most 2^32-1). 0 or -1. */
+int	config_parse_duration(const char *text, unsigned *out);
+/* Parses yes/no/true/false/on/off (any case). 0 or -1. */
+int	config_parse_bool(const char *text, bool *out);
+/*
+ * Parses "192.0.2.0/24", "2001:db8::/32" or a bare address (a /32 or /128).
+ * Bits set past the prefix are an error (a typo more often than not).
+ * Returns 0, or -1 (out unspecified).
+ */
+int	config_parse_network(const char *text, struct config_network *out);
+/*
+ * Parses a DNS server "192.0.2.1", "192.0.2.1:5353", "[2001:db8::1]:53" or
+ * "2001:db8::1"; the port defaults to 53. 0 or -1.
+ */
+int	config_parse_dns_server(const char *text, struct config_listen *out);
+/*
+ * Collects up to max "nameserver" addresses (port 53) from the text of a
+ * resolv.conf(5) file; no I/O. Returns how many were stored.
+ */
+size_t	config_resolv_conf_parse(const char *text, size_t len,
+	    struct config_listen *out, size_t max);
 
 #endif

@@ -1,0 +1,65 @@
+/*
+ * Brute-force throttling of authentication, shared by every worker
+ * process. The master creates the table before forking (it lives in a
+ * MAP_SHARED anonymous mapping, so all children see one table); each
+ * failed login counts against the client's address (IPv4 /32, IPv6 /64,
+ * IPv4-mapped IPv6 as IPv4) and, separately, against the account name.
+ * The protocol layer waits throttle_delay_ms() before answering every
+ * AUTH/PASS/APOP attempt, whether it succeeds or not, so the delay itself
+ * tells an attacker nothing.
+ *
+ * Delay for n recent failures: 0 for n == 0, then 500 ms doubling per
+ * failure up to THROTTLE_MAX_DELAY_MS; the larger of the address and the
+ * account delay applies. A key's count resets after THROTTLE_DECAY_SECS
+ * without a failure. Success resets the account's count and halves the
+ * address's (an attacker holding one valid account cannot wipe his record
+ * by logging into it between guesses).
+ *
+ * Each slot is two 64-bit atomics updated with compare-and-swap: no
+ * locks, so a worker that dies mid-update cannot wedge the others. The
+ * table is fixed-size; when a key's few candidate slots are all in use
+ * the one with the oldest failure is reused, so memory stays bounded
+ * whatever an attacker sends. Usable within one process too (tests).
+ */
+#ifndef SEALPOST_AUTH_THROTTLE_H
+#define SEALPOST_AUTH_THROTTLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define THROTTLE_BASE_DELAY_MS	500
+#define THROTTLE_MAX_DELAY_MS	15000
+#define THROTTLE_DECAY_SECS	(15 * 60)
+
+struct throttle;
+
+/*
+ * Maps a table with room for slots keys (0 picks 65536). Returns NULL when
+ * mmap fails. Call before fork(); children use the same pointer.
+ */
+struct throttle	*throttle_new_shared(size_t slots);
+/* Unmaps the table in this process and NULLs the pointer. */
+void	throttle_free(struct throttle **);
+
+/*
+ * Milliseconds to wait before answering the next authentication attempt
+ * from ip (may be NULL) for account (may be NULL or empty; compared
+ * case-insensitively).
+ */
+unsigned	throttle_delay_ms(struct throttle *, const struct sockaddr *ip,
+	    const char *account);
+void	throttle_record_failure(struct throttle *, const struct sockaddr *ip,
+	    const char *account);
+void	throttle_record_success(struct throttle *, const struct sockaddr *ip,
+	    const char *account);
+
+/* The same with an explicit clock (monotonic seconds), for tests. */
+unsigned	throttle_delay_ms_at(struct throttle *, const struct sockaddr *,
+	    const char *, uint64_t now);
+void	throttle_record_failure_at(struct throttle *, const struct sockaddr *,
+	    const char *, uint64_t now);
+void	throttle_record_success_at(struct throttle *, const struct sockaddr *,
+	    const char *, uint64_t now);
+
+#endif
