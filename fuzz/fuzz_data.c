@@ -84,10 +84,13 @@ reference_end(const uint8_t *in, size_t len)
 	return SIZE_MAX;
 }
 
+/* truncated: cut at max_size, maybe between a CR and its LF. */
 static void
-check_no_bare(const struct out *o)
+check_no_bare(const struct out *o, bool truncated)
 {
 	for (size_t i = 0; i < o->len; i++) {
+		if (o->buf[i] == '\r' && i + 1 == o->len && truncated)
+			continue;
 		if (o->buf[i] == '\r')
 			CHECK(i + 1 < o->len && o->buf[i + 1] == '\n');
 		if (o->buf[i] == '\n')
@@ -129,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(memcmp(r[c].out.buf, r[0].out.buf, r[0].out.len) == 0);
 	}
 	if (mode == DATA_BARE_NORMALIZE)
-		check_no_bare(&r[0].out);
+		check_no_bare(&r[0].out, r[0].too_big);
 
 	/* BDAT: all bytes, split in two at a data-chosen point. */
 	{
@@ -150,7 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(r[1].out.len == r[2].out.len &&
 		    memcmp(r[1].out.buf, r[2].out.buf, r[1].out.len) == 0);
 		if (mode == DATA_BARE_NORMALIZE)
-			check_no_bare(&r[1].out);
+			check_no_bare(&r[1].out, d1.too_big);
 		if (!d1.has_bare_newline && !d1.too_big)
 			CHECK(r[1].out.len == size &&
 			    memcmp(r[1].out.buf, data, size) == 0);

@@ -16,8 +16,12 @@ case "$($CC --version 2>/dev/null | head -n 1)" in
 *)	echo "fuzz.sh: libFuzzer needs clang (CC=$CC)" >&2; exit 1 ;;
 esac
 
+# clang's -Wformat=2 also flags va_list wrappers lacking a format
+# attribute (gcc does not); keep that one a warning so a missing
+# attribute elsewhere does not stop fuzzing.
 CC=$CC cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DSEALPOST_FUZZ=ON >/dev/null
+    -DSEALPOST_FUZZ=ON -DCMAKE_C_FLAGS="-Wno-error=format-nonliteral" \
+    >/dev/null
 cmake --build "$BUILD" -j "$(nproc)"
 
 if [ $# -gt 0 ]; then
