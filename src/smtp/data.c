@@ -15,7 +15,7 @@
 
 enum {
 	DS_LS,		/* at a line start reached by a proper CRLF */
-	DS_DOT,		/* DS_LS then '.': the dot is dropped whatever follows */
+	DS_DOT,		/* DS_LS then '.': dropped whatever follows */
 	DS_DOT_CR,	/* DS_LS '.' CR: an LF now ends the message */
 	DS_TEXT,	/* inside a line (or after a bare CR/LF) */
 	DS_CR,		/* DS_TEXT then CR */

@@ -108,8 +108,9 @@ section_end(struct smtp_header *h, uint64_t at, bool malformed)
 }
 
 /*
- * A line that began at h->line_start turned out not to be a field while
- * now; chunk_start is the offset of the current chunk's first octet. Returns the split or MORE.
+ * The line that began at h->line_start turned out not to be a field;
+ * chunk_start is the offset of the current chunk's first octet. Returns
+ * the split in this chunk, or MORE when the line began before it.
  */
 static size_t
 bad_line(struct smtp_header *h, uint64_t chunk_start)
