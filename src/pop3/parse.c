@@ -36,8 +36,11 @@ pop3_parse_command(const char *line, size_t len, struct pop3_command *out)
 	if (len == 0)
 		return POP3_PARSE_EMPTY;
 	for (k = 0; i < len && line[i] != ' '; i++, k++) {
-		if (k >= POP3_KEYWORD_MAX || !is_alpha((unsigned char)line[i]))
+		if (k >= POP3_KEYWORD_MAX ||
+		    !is_alpha((unsigned char)line[i])) {
+			out->keyword[0] = '\0';
 			return POP3_PARSE_BAD_KEYWORD;
+		}
 		out->keyword[k] = (char)(line[i] & ~0x20);
 	}
 	if (k < 3) {
@@ -105,11 +108,9 @@ pop3_parse_msgnum(struct str_view v, uint32_t *out)
 int
 pop3_parse_count(struct str_view v, uint64_t *out)
 {
-	size_t i = 0;
-
 	if (v.len == 0)
 		return -1;
-	for (i = 0; i < v.len; i++)
+	for (size_t i = 0; i < v.len; i++)
 		if (v.p[i] < '0' || v.p[i] > '9')
 			return -1;
 	/* A 20+ digit count still means "the whole body". */
