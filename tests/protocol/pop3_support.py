@@ -192,6 +192,11 @@ class Instance:
 				f.write("%s\t%s\t%s\n" % (addr, yescrypt(pw),
 				    scram_entry(pw)))
 		self._write_apop()
+		# userdb (at this writing) refuses a secret holding a NUL byte,
+		# which 12% of random secrets do; give it one without.
+		(self.data / "secret").write_bytes(bytes(
+		    secrets.choice(range(1, 256)) for _ in range(32)))
+		os.chmod(self.data / "secret", 0o600)
 		self.fix_owner()
 
 	def fix_owner(self):
