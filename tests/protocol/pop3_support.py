@@ -40,6 +40,8 @@ USERS = {
 	"bob@example.test": "bob-Secret-2",
 	"carol@example.test": "carol-Secret-3",
 	"dave@example.test": "dave-Secret-4",
+	"erin@example.test": "erin-Secret-5",
+	"frank@example.test": "frank-Secret-6",
 }
 APOP_SECRETS = {"carol@example.test": "carol-apop-secret"}
 PORT_OFFSETS = {"smtp": 25, "submission": 587, "submissions": 465,
