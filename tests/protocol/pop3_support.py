@@ -42,6 +42,7 @@ USERS = {
 	"dave@example.test": "dave-Secret-4",
 	"erin@example.test": "erin-Secret-5",
 	"frank@example.test": "frank-Secret-6",
+	"gina@example.test": "gina-Secret-7",
 }
 APOP_SECRETS = {"carol@example.test": "carol-apop-secret"}
 PORT_OFFSETS = {"smtp": 25, "submission": 587, "submissions": 465,
@@ -201,14 +202,14 @@ class Instance:
 		os.chmod(self.data / "secret", 0o600)
 		self.fix_owner()
 
-	def fix_owner(self):
+	def fix_owner(self, paths=None):
 		"""Files written here belong to the daemon's user."""
 		if RUN_USER == "":
 			return
 		import pwd
 		pw = pwd.getpwnam(RUN_USER)
 		os.chown(self.data, pw.pw_uid, pw.pw_gid)
-		for p in self.data.rglob("*"):
+		for p in paths if paths is not None else self.data.rglob("*"):
 			os.chown(p, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
 
 	def create(self):
@@ -334,7 +335,8 @@ class Instance:
 		tmp.write_bytes(content)
 		os.utime(tmp, (when, when))
 		os.rename(tmp, md / "new" / name)
-		self.fix_owner()
+		self.fix_owner([md.parent, md, md / "tmp", md / "new", md / "cur",
+		    md / "new" / name])
 		return name
 
 	def smtp_deliver(self, rcpt, body, sender="someone@example.org"):
