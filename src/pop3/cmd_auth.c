@@ -112,8 +112,8 @@ open_done(struct pop3_session *s, void *arg)
 		pop3_log(s, "event=in-use login=%s", esc);
 		pop3_err(s, "[IN-USE] Maildrop is locked by another session");
 	} else if (j->rc != 0) {
-		log_warn("pop3 sid=%s event=maildrop-error login=%s error=\"%s\"",
-		    s->sid, esc, j->err);
+		log_warn("pop3 sid=%s event=maildrop-error login=%s "
+		    "error=\"%s\"", s->sid, esc, j->err);
 		pop3_err(s, "[SYS/TEMP] Cannot open maildrop, try again later");
 	} else {
 		s->drop = drop_new(j->mb);
@@ -383,7 +383,8 @@ auth_step(struct pop3_session *s, const unsigned char *in, size_t inlen,
 		if (base64_encode(&b64, out.data != NULL ? out.data : "",
 		    out.len) == -1) {
 			auth_end(s);
-			pop3_err(s, "[SYS/TEMP] Temporary authentication failure");
+			pop3_err(s, "[SYS/TEMP] Temporary authentication "
+			    "failure");
 		} else {
 			/* RFC 5034 section 4: "+ " and the base64 challenge. */
 			s->mode = PM_SASL;
@@ -397,7 +398,7 @@ auth_step(struct pop3_session *s, const unsigned char *in, size_t inlen,
 	case SASL_STEP_CHECK_PASSWORD: {
 		struct sasl_session *sasl = s->sasl;
 
-		/* The job owns the exchange until it is done (see pop3_async). */
+		/* The job owns the exchange until it is done. */
 		s->sasl = NULL;
 		s->mode = PM_COMMAND;
 		pop3_async(s, sasl_password_work, sasl_password_done, sasl);

@@ -36,7 +36,7 @@ struct pop3_stream {
 	bool		 in_body;	/* past the blank line ending headers */
 	uint64_t	 lines;		/* TOP body lines still to send */
 	bool		 at_line_start;
-	bool		 prev_cr;	/* last byte was CR: its LF is no bare LF */
+	bool		 prev_cr;	/* last byte was CR: LF after is not bare */
 	bool		 line_blank;	/* this line so far is empty (or CR) */
 	uint64_t	 sent;
 	char		 in[STREAM_CHUNK];
@@ -132,8 +132,8 @@ pop3_stream_pump(struct pop3_session *s)
 			continue;
 		if (n == -1) {
 			/* After "+OK" there is no way to say -ERR: hang up. */
-			log_warn("pop3 sid=%s event=read-error msg=%zu error=\"%s\"",
-			    s->sid, st->index + 1, strerror(errno));
+			log_warn("pop3 sid=%s event=read-error msg=%zu "
+			    "error=\"%s\"", s->sid, st->index + 1, strerror(errno));
 			pop3_stream_free(&s->stream);
 			pop3_close(s, "message read error");
 			return;
@@ -163,7 +163,8 @@ stream_start(struct pop3_session *s, size_t index, bool top, uint64_t lines)
 	if (fd == -1) {
 		log_warn("pop3 sid=%s event=open-error msg=%zu error=\"%s\"",
 		    s->sid, index + 1, errstr != NULL ? errstr : "?");
-		pop3_err(s, "[SYS/TEMP] Message %zu is not available", index + 1);
+		pop3_err(s, "[SYS/TEMP] Message %zu is not available",
+		    index + 1);
 		return CMD_DONE;
 	}
 	st = xcalloc(1, sizeof(*st));

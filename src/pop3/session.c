@@ -526,8 +526,8 @@ pop3_log_disconnect(struct pop3_session *s, const char *reason)
 			n = snprintf(counts + o, sizeof(counts) - o, " %s=%u",
 			    verb, s->counters[i].total);
 		else
-			n = snprintf(counts + o, sizeof(counts) - o, " %s=%u/%u",
-			    verb, s->counters[i].ok, s->counters[i].total);
+			n = snprintf(counts + o, sizeof(counts) - o,
+			    " %s=%u/%u", verb, s->counters[i].ok, s->counters[i].total);
 		if (n < 0 || (size_t)n >= sizeof(counts) - o)
 			break;
 		o += (size_t)n;
@@ -575,7 +575,8 @@ pop3_format_peer(struct pop3_session *s)
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const void *)sa;
 
-		inet_ntop(AF_INET, &in->sin_addr, s->peer_ip, sizeof(s->peer_ip));
+		inet_ntop(AF_INET, &in->sin_addr, s->peer_ip,
+		    sizeof(s->peer_ip));
 		snprintf(s->peer_text, sizeof(s->peer_text), "%s:%u",
 		    s->peer_ip, (unsigned)ntohs(in->sin_port));
 	} else if (sa->sa_family == AF_INET6) {

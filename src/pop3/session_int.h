@@ -51,8 +51,9 @@ struct pop3_cmd {
 	unsigned	 flags;
 	unsigned char	 min_args, max_args;
 	unsigned short	 arg_max;	/* octets per argument */
-	enum cmd_rc	(*run)(struct pop3_session *, const struct str_view *args,
-			    size_t nargs, struct str_view rest);
+	enum cmd_rc	(*run)(struct pop3_session *,
+			    const struct str_view *args, size_t nargs,
+			    struct str_view rest);
 };
 
 /* The maildrop during TRANSACTION: the store's listing plus our marks. */

@@ -346,3 +346,16 @@ def test_pop3_too_many_errors_closes(pop3_inst):
 	out = c.expect_closed()
 	assert out.count(b"-ERR Unknown command") == 30
 	assert b"-ERR Too many errors, closing connection\r\n" in out
+
+
+def test_pop3_shutdown_is_not_quit(pop3_factory):
+	"""SIGTERM: an idle session is told [SYS/TEMP] and closed; its DELE
+	marks are not applied (only QUIT leads to UPDATE)."""
+	inst = pop3_factory()
+	inst.smtp_deliver(ALICE, message("shutdown"))
+	c = inst.login(ALICE)
+	c.cmd_ok("DELE 1")
+	inst.stop()
+	out = c.expect_closed()
+	assert out == b"-ERR [SYS/TEMP] Server shutting down, try again later\r\n"
+	assert len(inst.files(ALICE)) == 1
