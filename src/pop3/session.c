@@ -107,6 +107,9 @@ pop3_close(struct pop3_session *s, const char *reason)
 	conn_close_after_flush(s->conn, reason);
 }
 
+static size_t	pop3_format(char *, const char *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
+
 /* Formats one response line into line (POP3_REPLY_MAX), CRLF included. */
 static size_t
 pop3_format(char *line, const char *status, const char *fmt, va_list ap)
