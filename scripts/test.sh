@@ -10,6 +10,8 @@ PYTHON=/usr/bin/python3
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:halt_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
+scripts/check-source.sh
+
 echo "== unit tests ($BUILD)"
 ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)"
 echo "== unit tests under ASan+UBSan ($ASAN_BUILD)"

@@ -52,7 +52,7 @@ sasl_session_new(const char *name, const struct userdb *db)
 	s->mech = sasl_mechs[i].mech;
 	s->state = SASL_ST_START;
 	s->db = db;
-	buf_init(&s->gs2_header, 64);
+	buf_init(&s->gs2_header, 1024);
 	buf_init(&s->nonce, 2 * SCRAM_NONCE_MAX);
 	buf_init(&s->auth_message, 3 * SASL_INPUT_MAX);
 	return s;

@@ -51,9 +51,9 @@ struct userdb;
 enum sasl_step {
 	SASL_STEP_CHALLENGE,		/* send out, read a response */
 	SASL_STEP_CHECK_PASSWORD,	/* run the password job, then _done() */
-	SASL_STEP_SUCCESS,		/* authenticated as sasl_session_login() */
+	SASL_STEP_SUCCESS,		/* logged in as sasl_session_login() */
 	SASL_STEP_FAILURE,		/* wrong credentials or authzid */
-	SASL_STEP_MALFORMED,		/* the client broke the mechanism's syntax */
+	SASL_STEP_MALFORMED,		/* the client broke the syntax */
 };
 
 /*
@@ -89,7 +89,8 @@ enum sasl_step	sasl_session_step(struct sasl_session *,
  * auth_password_job_run(). Owned by the session (freed with it); valid
  * until sasl_session_free(). NULL in any other state.
  */
-struct auth_password_job	*sasl_session_password_job(struct sasl_session *);
+struct auth_password_job	*sasl_session_password_job(
+	    struct sasl_session *);
 /*
  * Completes the check: ok is auth_password_job_ok() of the job (or false
  * when it could not run). Returns SUCCESS or FAILURE (MALFORMED when no
@@ -116,7 +117,8 @@ void	sasl_session_free(struct sasl_session **);
  */
 void	sasl_session_set_server_nonce(struct sasl_session *, const char *nonce);
 void	sasl_session_set_scram_lookup(struct sasl_session *,
-	    bool (*lookup)(void *arg, const char *user, struct scram_entry *out),
+	    bool (*lookup)(void *arg, const char *user,
+	    struct scram_entry *out),
 	    void *arg);
 
 #endif

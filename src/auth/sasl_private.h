@@ -18,7 +18,7 @@ enum sasl_state {
 	SASL_ST_LOGIN_USER,	/* LOGIN: waiting for the user name */
 	SASL_ST_LOGIN_PASS,	/* LOGIN: waiting for the password */
 	SASL_ST_SCRAM_FINAL,	/* SCRAM: waiting for client-final */
-	SASL_ST_SCRAM_ACK,	/* SCRAM: v= sent, waiting for the empty reply */
+	SASL_ST_SCRAM_ACK,	/* SCRAM: v= sent, waiting for "" */
 	SASL_ST_CHECKING,	/* password job pending */
 	SASL_ST_DONE,
 };
@@ -32,7 +32,7 @@ struct sasl_session {
 	enum sasl_state		 state;
 	const struct userdb	*db;
 	struct auth_password_job *job;
-	char			 login[SASL_NAME_MAX + 1];	/* "" = unknown */
+	char			 login[SASL_NAME_MAX + 1];	/* "": none */
 	bool			 authenticated;
 
 	/* SCRAM */
@@ -41,7 +41,7 @@ struct sasl_session {
 	char	  server_nonce[SCRAM_NONCE_MAX + 1];	/* "" = random */
 	struct buf		 gs2_header;	/* as the client sent it */
 	struct buf		 nonce;		/* client + server nonce */
-	struct buf		 auth_message;	/* client-first-bare,server-first */
+	struct buf		 auth_message;	/* RFC 5802 AuthMessage */
 	struct scram_entry	 entry;
 	bool			 is_real_user;
 };

@@ -209,7 +209,7 @@ scram_client_final(struct sasl_session *s, const unsigned char *in,
 	struct buf cbind, proof;
 	enum sasl_step rc = SASL_STEP_MALFORMED;
 
-	buf_init(&cbind, 128);
+	buf_init(&cbind, 1024);
 	buf_init(&proof, SCRAM_HASH_LEN);
 	if (memchr(in, '\0', inlen) != NULL ||
 	    !take_attr(&cur, 'c', &cb) || !take_attr(&cur, 'r', &nonce))

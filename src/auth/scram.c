@@ -139,7 +139,8 @@ scram_entry_parse(const char *text, size_t len, struct scram_entry *out)
 	f = str_take_until(&cur, ':');
 	if (!str_take_char(&cur, ':') ||
 	    decode_field(f, out->stored_key, SCRAM_HASH_LEN, true, &n) == -1 ||
-	    decode_field(cur, out->server_key, SCRAM_HASH_LEN, true, &n) == -1) {
+	    decode_field(cur, out->server_key, SCRAM_HASH_LEN, true,
+	    &n) == -1) {
 		memset(out, 0, sizeof(*out));
 		return -1;
 	}

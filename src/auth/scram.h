@@ -1,7 +1,7 @@
 /*
  * SCRAM-SHA-256 stored secrets (RFC 5802 section 3, RFC 7677) in the
  * RFC 5803 text form
- *	SCRAM-SHA-256$<iterations>:<base64 salt>$<base64 StoredKey>:<base64 ServerKey>
+ *	SCRAM-SHA-256$<iterations>:<b64 salt>$<b64 StoredKey>:<b64 ServerKey>
  * and the primitives the exchange needs. The server keeps only StoredKey
  * and ServerKey: enough to verify a client proof and to prove itself, not
  * enough to log in as the user.
@@ -52,7 +52,8 @@ int	scram_entry_format(const struct scram_entry *e, struct buf *out);
  * 0, or -1 when malformed (wrong prefix, bad base64, key lengths other
  * than 32, iterations outside 1..SCRAM_ITER_MAX, empty or long salt).
  */
-int	scram_entry_parse(const char *text, size_t len, struct scram_entry *out);
+int	scram_entry_parse(const char *text, size_t len,
+	    struct scram_entry *out);
 
 /* out = SHA-256(data). */
 void	scram_sha256(const void *data, size_t len,

@@ -91,7 +91,7 @@ load_files(const char *dir, struct ud_data *d, struct ud_filestat *fs,
 		bool exists;
 
 		buf_reset(&b);
-		if (ud_file_read(dir, ud_file_names[i], &b, &st, &exists,
+		if (ud_file_read(dir, ud_file_names[i], true, &b, &st, &exists,
 		    errstr) == -1 ||
 		    parse[i](d, b.data == NULL ? "" : b.data, b.len,
 		    errstr) == -1) {
@@ -118,7 +118,8 @@ load_secret(const char *dir, unsigned char *secret, const char **errstr)
 	int rc = -1;
 
 	buf_init(&b, USERDB_SECRET_LEN + 1);
-	if (ud_file_read(dir, UD_SECRET, &b, NULL, &exists, errstr) == -1) {
+	if (ud_file_read(dir, UD_SECRET, false, &b, NULL, &exists,
+	    errstr) == -1) {
 		if (b.len > USERDB_SECRET_LEN)
 			*errstr = ud_err("%s/" UD_SECRET ": expected %d bytes",
 			    dir, USERDB_SECRET_LEN);
@@ -136,7 +137,8 @@ load_secret(const char *dir, unsigned char *secret, const char **errstr)
 		if (n < 0 || (size_t)n >= sizeof(path) || n2 < 0 ||
 		    (size_t)n2 >= sizeof(tmpname) || n3 < 0 ||
 		    (size_t)n3 >= sizeof(tmp) || rnd != 1) {
-			*errstr = ud_err("%s/" UD_SECRET ": cannot create", dir);
+			*errstr = ud_err("%s/" UD_SECRET ": cannot create",
+			    dir);
 			goto out;
 		}
 		n = ud_file_replace(dir, tmpname, fresh, sizeof(fresh), 0600,
@@ -153,7 +155,7 @@ load_secret(const char *dir, unsigned char *secret, const char **errstr)
 		}
 		unlink(tmp);
 		buf_reset(&b);
-		if (ud_file_read(dir, UD_SECRET, &b, NULL, &exists,
+		if (ud_file_read(dir, UD_SECRET, false, &b, NULL, &exists,
 		    errstr) == -1)
 			goto out;
 	}
@@ -415,7 +417,8 @@ userdb_apop_verify(const struct userdb *db, const char *addr,
     const char *timestamp, const char *digest_hex)
 {
 	unsigned char md[EVP_MAX_MD_SIZE], fake[SCRAM_HASH_LEN];
-	char hex[2 * 16 + 1], given[2 * 16 + 1], fake_hex[2 * SCRAM_HASH_LEN + 1];
+	char hex[2 * 16 + 1], given[2 * 16 + 1];
+	char fake_hex[2 * SCRAM_HASH_LEN + 1];
 	const char *secret = userdb_apop_secret(db, addr);
 	unsigned int mdlen = 0;
 	bool ok = secret != NULL;

@@ -328,9 +328,12 @@ apop_secret_ok(struct str_view s)
 {
 	if (s.len == 0 || s.len > 255)
 		return false;
-	for (size_t i = 0; i < s.len; i++)
-		if ((unsigned char)s.p[i] <= 0x20 || (unsigned char)s.p[i] >= 0x7f)
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if (c <= 0x20 || c >= 0x7f)
 			return false;
+	}
 	return true;
 }
 
@@ -377,11 +380,13 @@ ud_data_free(struct ud_data *d)
 	for (size_t i = 0; i < d->n_acct; i++) {
 		free(d->acct[i].addr);
 		if (d->acct[i].hash != NULL) {
-			explicit_bzero(d->acct[i].hash, strlen(d->acct[i].hash));
+			explicit_bzero(d->acct[i].hash,
+			    strlen(d->acct[i].hash));
 			free(d->acct[i].hash);
 		}
 	}
-	explicit_bzero(d->acct, d->n_acct * sizeof(*d->acct));
+	if (d->acct != NULL)
+		explicit_bzero(d->acct, d->n_acct * sizeof(*d->acct));
 	free(d->acct);
 	for (size_t i = 0; i < d->n_alias; i++) {
 		free(d->alias[i].addr);
@@ -398,8 +403,8 @@ ud_data_free(struct ud_data *d)
 }
 
 int
-ud_file_read(const char *dir, const char *name, struct buf *out,
-    struct stat *st, bool *exists, const char **errstr)
+ud_file_read(const char *dir, const char *name, bool is_text,
+    struct buf *out, struct stat *st, bool *exists, const char **errstr)
 {
 	char path[4096];
 	struct stat sb;
@@ -447,7 +452,8 @@ ud_file_read(const char *dir, const char *name, struct buf *out,
 		explicit_bzero(chunk, sizeof(chunk));
 	}
 	close(fd);
-	if (memchr(out->data == NULL ? "" : out->data, '\0', out->len) != NULL) {
+	if (is_text && out->len > 0 && memchr(out->data, '\0',
+	    out->len) != NULL) {
 		*errstr = ud_err("%s: contains a NUL byte", path);
 		return -1;
 	}

@@ -75,8 +75,8 @@ edit_begin(struct edit *e, const char *dir, const char **errstr)
 	for (int i = 0; i < 3; i++) {
 		bool exists;
 
-		if (ud_file_read(dir, edit_names[i], &e->text[i], NULL, &exists,
-		    errstr) == -1 ||
+		if (ud_file_read(dir, edit_names[i], true, &e->text[i], NULL,
+		    &exists, errstr) == -1 ||
 		    parse[i](&e->d, e->text[i].data == NULL ? "" :
 		    e->text[i].data, e->text[i].len, errstr) == -1) {
 			edit_end(e);
@@ -139,7 +139,8 @@ rewrite_lines(const struct buf *text, char sep, const char *addr,
 			return -1;
 	}
 	if (matched == 0 && repl != NULL &&
-	    (buf_append_str(out, repl) == -1 || buf_append_char(out, '\n') == -1))
+	    (buf_append_str(out, repl) == -1 ||
+	    buf_append_char(out, '\n') == -1))
 		return -1;
 	return matched;
 }
@@ -198,7 +199,8 @@ edit_local_addr(const char *addr, char *const *domains, size_t n_domains,
 {
 	if (edit_addr(addr, key, errstr) == -1)
 		return -1;
-	if (!userdb_domain_listed(domains, n_domains, userdb_addr_domain(key))) {
+	if (!userdb_domain_listed(domains, n_domains,
+	    userdb_addr_domain(key))) {
 		*errstr = ud_err("%s: domain %s is not one of the configured "
 		    "domains", key, userdb_addr_domain(key));
 		return -1;

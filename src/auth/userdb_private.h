@@ -73,10 +73,10 @@ const struct ud_apop	*ud_find_apop(const struct ud_data *, const char *);
  * Reads dir/name whole into out (initialized by the caller with a max of
  * at least USERDB_FILE_MAX). A missing file reads as empty with
  * *exists false. st (may be NULL) receives fstat() of what was read.
- * 0, or -1 with *errstr.
+ * A text file (is_text) must not contain NUL bytes. 0, or -1 with *errstr.
  */
-int	ud_file_read(const char *dir, const char *name, struct buf *out,
-	    struct stat *st, bool *exists, const char **errstr);
+int	ud_file_read(const char *dir, const char *name, bool is_text,
+	    struct buf *out, struct stat *st, bool *exists, const char **errstr);
 /*
  * Atomically replaces (or creates) dir/name with data: temp file in dir,
  * write, fsync, rename, fsync dir. The file keeps the old file's owner,

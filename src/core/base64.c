@@ -97,7 +97,7 @@ base64_decode(struct buf *out, const char *text, size_t len)
 		if (a < 0 || b < 0)
 			goto fail;
 		if (d < 0) {
-			/* Padding only in the last quantum: "xx==" or "xxx=". */
+			/* Padding only at the end: "xx==" or "xxx=". */
 			if (!is_last || t[i + 3] != '=')
 				goto fail;
 			if (c < 0) {

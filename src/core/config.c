@@ -314,8 +314,8 @@ config_parse_listen(const char *text, struct config_listen *out)
 		return -1;
 	if (split_host_port(text, host, sizeof(host), &port, true) == -1)
 		return -1;
-	/* "*" is every address, IPv4 and IPv6: the listener binds [::]
-	 * with IPV6_V6ONLY off. */
+	/* Alone, "*" is the IPv6 wildcard; in a listen_* list it also
+	 * brings its IPv4 twin (listen_item). */
 	if (!v6 && strcmp(host, "*") == 0)
 		return make_sockaddr("::", port, true, out);
 	return make_sockaddr(host, port, v6, out);
@@ -413,12 +413,35 @@ config_resolv_conf_parse(const char *text, size_t len,
 
 /* --- defaults ------------------------------------------------------- */
 
+/*
+ * One listener item; "*:PORT" is two sockets, 0.0.0.0:PORT and [::]:PORT,
+ * because the master binds IPv6 sockets IPV6_V6ONLY (one family per socket
+ * behaves alike everywhere, whatever net.ipv6.bindv6only says). Returns
+ * how many entries of out were filled, or -1.
+ */
+static int
+listen_item(const char *text, struct config_listen out[2])
+{
+	char v4[80], v6[80];
+
+	if (text[0] != '*' || text[1] != ':')
+		return config_parse_listen(text, &out[0]) == 0 ? 1 : -1;
+	if ((size_t)snprintf(v4, sizeof(v4), "0.0.0.0:%s", text + 2) >=
+	    sizeof(v4) ||
+	    (size_t)snprintf(v6, sizeof(v6), "[::]:%s", text + 2) >= sizeof(v6))
+		return -1;
+	if (config_parse_listen(v4, &out[0]) == -1 ||
+	    config_parse_listen(v6, &out[1]) == -1)
+		return -1;
+	return 2;
+}
+
 static void
 defaults_listen(struct config_listen_list *l, const char *text)
 {
-	l->n = 0;
-	if (config_parse_listen(text, &l->item[0]) == 0)
-		l->n = 1;
+	int n = listen_item(text, l->item);
+
+	l->n = n > 0 ? (size_t)n : 0;
 }
 
 static void
@@ -494,6 +517,18 @@ config_free(struct config *cfg)
 		cfg->domains[i] = NULL;
 	}
 	cfg->n_domains = 0;
+}
+
+size_t
+config_key_count(void)
+{
+	return N_KEYS;
+}
+
+const char *
+config_key_name(size_t i)
+{
+	return i < N_KEYS ? keys[i].name : NULL;
 }
 
 /* --- one key -------------------------------------------------------- */
@@ -600,25 +635,28 @@ item_listen(struct parse_ctx *pc, unsigned line, const struct key_def *k,
     const char *item, void *arg)
 {
 	struct listen_acc *acc = arg;
-	struct config_listen l;
+	struct config_listen l[2];
 	char e[80];
-	int rc;
+	int n;
 
-	rc = acc->is_dns ? config_parse_dns_server(item, &l) :
-	    config_parse_listen(item, &l);
-	if (rc == -1) {
+	if (acc->is_dns)
+		n = config_parse_dns_server(item, &l[0]) == 0 ? 1 : -1;
+	else
+		n = listen_item(item, l);
+	if (n == -1) {
 		perr(pc, line, "%s: bad address \"%s\" (expected %s)",
 		    k->name, esc(e, sizeof(e), str_view_from(item)),
 		    acc->is_dns ? "IP, IP:port or [IPv6]:port" :
 		    "IPv4:port, [IPv6]:port or *:port, port 1-65535");
 		return -1;
 	}
-	if (acc->n == acc->max) {
+	if (acc->n + (size_t)n > acc->max) {
 		perr(pc, line, "%s: more than %zu addresses", k->name,
 		    acc->max);
 		return -1;
 	}
-	acc->item[acc->n++] = l;
+	for (int i = 0; i < n; i++)
+		acc->item[acc->n++] = l[i];
 	return 0;
 }
 
@@ -933,6 +971,12 @@ config_parse(struct config *cfg, const char *name, const char *text,
 		perr(&pc, 0, "file is larger than %d bytes", CONFIG_MAX_FILE);
 		return pc.nerr;
 	}
+	/* Editors on some systems start UTF-8 files with a byte order mark;
+	 * it is not part of the first key. */
+	if (cur.len >= 3 && memcmp(cur.p, "\xef\xbb\xbf", 3) == 0) {
+		cur.p += 3;
+		cur.len -= 3;
+	}
 	while (cur.len > 0) {
 		struct str_view l = str_take_until(&cur, '\n');
 
@@ -1090,6 +1134,12 @@ config_load(struct config *cfg, const char *path, bool check_files,
 }
 
 /* --- lookups -------------------------------------------------------- */
+
+bool
+config_is_domain_name(const char *name)
+{
+	return is_domain_name(drop_trailing_dot(str_view_from(name)));
+}
 
 bool
 config_is_local_domain(const struct config *cfg, const char *domain)

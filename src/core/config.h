@@ -49,7 +49,7 @@ struct config {
 	char	*user;			/* default "sealpost"; used only when root;
 					   "" = keep the invoking user */
 
-	struct config_listen_list	listen_smtp;		/* default [::]:25? see docs */
+	struct config_listen_list	listen_smtp;		/* default *:25 = 0.0.0.0:25 + [::]:25 */
 	struct config_listen_list	listen_submission;
 	struct config_listen_list	listen_submissions;
 	struct config_listen_list	listen_pop3;
@@ -61,7 +61,7 @@ struct config {
 	uint64_t	max_message_size;	/* bytes, default 50M */
 	unsigned	max_recipients;		/* default 100 */
 	unsigned	max_errors;		/* per session, default 10 */
-	unsigned	max_sessions;		/* per worker process... see docs; default 10000 */
+	unsigned	max_sessions;		/* all workers together; default 10000 */
 	unsigned	max_sessions_per_ip;	/* default 50 */
 	unsigned	max_line_length;	/* SMTP command line, default 1000 */
 	unsigned	auth_max_failures;	/* per session before close, default 3 */
@@ -111,16 +111,29 @@ int	config_load(struct config *cfg, const char *path, bool check_files,
  */
 int	config_parse(struct config *cfg, const char *name, const char *text,
 	    size_t len, struct buf *errs);
+/*
+ * The keys, in the order of cfg->key_line: config_key_name(i) for i below
+ * config_key_count() is a static string; NULL past the end.
+ */
+size_t	config_key_count(void);
+const char	*config_key_name(size_t i);
 /* Frees every string of cfg and NULLs it; the struct itself is the caller's. */
 void	config_free(struct config *);
 
+/*
+ * True when name is a host or domain name the config accepts: LDH labels of
+ * 1-63 octets, 253 in all, one trailing dot tolerated (RFC 1035 2.3.1).
+ */
+bool	config_is_domain_name(const char *name);
 /* True when domain (any case) is one of cfg->domains. */
 bool	config_is_local_domain(const struct config *, const char *domain);
 /* True when the address is inside one of trusted_networks. */
 bool	config_is_trusted(const struct config *, const struct sockaddr *);
 /*
- * Parses "1.2.3.4:25", "[::1]:25", "*:25" (all IPv4+IPv6, same as "[::]:25").
- * Numeric addresses only; port 1-65535. Returns 0, or -1 (out unspecified).
+ * Parses "1.2.3.4:25", "[::1]:25" or "*:25" (here the same as "[::]:25";
+ * in a listen_* key "*:25" becomes two entries, "0.0.0.0:25" and
+ * "[::]:25", as IPv6 listeners are bound IPV6_V6ONLY). Numeric addresses
+ * only; port 1-65535. Returns 0, or -1 (out unspecified).
  */
 int	config_parse_listen(const char *text, struct config_listen *out);
 /*

@@ -41,6 +41,9 @@ log_set_prefix(const char *prefix)
 	snprintf(line_prefix, sizeof(line_prefix), "%s", prefix);
 }
 
+static void	log_vmsg(enum log_level, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+
 static void
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {

@@ -20,7 +20,7 @@ void	strlist_init(struct strlist *);
 void	strlist_clear(struct strlist *);
 /* Appends a copy of s. */
 void	strlist_add(struct strlist *, const char *s);
-/* Appends a copy of s unless an equal string is already there; true if added. */
+/* Appends a copy of s unless an equal string is there; true if added. */
 bool	strlist_add_unique(struct strlist *, const char *s);
 /* True when the list holds s (exact byte compare). */
 bool	strlist_contains(const struct strlist *, const char *s);

@@ -4,6 +4,7 @@
  * (no backscatter); remote ones only for clients allowed to relay.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "auth/userdb.h"
@@ -30,6 +31,29 @@ rcpt_local(struct smtp_session *s, const char *addr)
 	if (rc == -2) {
 		smtp_reply(s, 451, "4.3.0", "<%s>: Alias configuration error, "
 		    "try again later", addr);
+		return false;
+	}
+	/*
+	 * An alias target in a local domain that is no longer an account
+	 * (deleted after the alias was made) must not be queued: it would
+	 * loop back here. It is dropped with a log line.
+	 */
+	for (size_t i = 0; i < remote.n; i++) {
+		const char *at = strrchr(remote.v[i], '@');
+
+		if (at != NULL && config_is_local_domain(s->svc->cfg, at + 1)) {
+			smtp_log(s, "event=alias-target-missing alias=%s "
+			    "target=%s", addr, remote.v[i]);
+			free(remote.v[i]);
+			remote.v[i] = remote.v[--remote.n];
+			i--;
+		}
+	}
+	if (local.n == 0 && remote.n == 0) {
+		strlist_clear(&local);
+		strlist_clear(&remote);
+		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
+		    "User unknown", addr);
 		return false;
 	}
 	for (size_t i = 0; i < local.n; i++)

@@ -94,6 +94,10 @@ smtp_close(struct smtp_session *s, const char *reason)
 	conn_close_after_flush(s->conn, reason);
 }
 
+static void	smtp_reply_append(struct smtp_session *, unsigned, char,
+		    const char *, const char *, va_list)
+		    __attribute__((format(printf, 5, 0)));
+
 static void
 smtp_reply_append(struct smtp_session *s, unsigned code, char sep,
     const char *enh, const char *fmt, va_list ap)

@@ -358,7 +358,12 @@ store_queue_envelope_format(const struct queue_envelope *env,
 	return 0;
 }
 
-/* --- files --- */
+/*
+ * --- files ---
+ * Every name below is built from an id that is STORE_ID_LEN hex digits
+ * (validated, or made by store_spool_create) into a buffer sized for it,
+ * so those snprintf calls cannot truncate.
+ */
 
 /* Writes env to tmpname under queue/ (new file, fsynced). */
 static int

@@ -41,6 +41,13 @@ struct store_spool {
 
 enum target_state { TGT_NONE, TGT_DUP, TGT_TMP, TGT_NEW };
 
+/*
+ * Paths below are "<domain>/<local>/{tmp,new}/<name>" relative to mail/:
+ * rel is at most 2 * 255 + 1 bytes and name at most 255 (both checked
+ * when built), and the buffers are sized for that, so those snprintf
+ * calls cannot truncate.
+ */
+
 struct target {
 	char			rel[2 * STORE_NAME_MAX + 2];
 	enum target_state	state;
@@ -186,6 +193,8 @@ store_spool_write(struct store_spool *sp, const void *data, size_t len,
 		*errstr = sp->err;
 		return -1;
 	}
+	if (len == 0)
+		return 0;
 	if (len <= STORE_SPOOL_BUFSZ - sp->buflen) {
 		memcpy(sp->buf + sp->buflen, data, len);
 		sp->buflen += len;

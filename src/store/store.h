@@ -17,7 +17,12 @@
  * the object the call was made on and stays valid until the next call on
  * that object or its free; for calls that return a new object (store_open,
  * store_spool_create, store_mailbox_open) it lives in thread-local storage
- * and stays valid until the next store call on the same thread.
+ * and stays valid until the next store call on the same thread: a pool
+ * job must copy such text before it ends if the loop thread is to see it.
+ *
+ * Durability relies on a journaling filesystem (ext4, xfs) ordering
+ * metadata: an fsync of new/ also commits an earlier mkdir of the
+ * Maildir by a concurrent delivery.
  */
 #ifndef SEALPOST_STORE_STORE_H
 #define SEALPOST_STORE_STORE_H
