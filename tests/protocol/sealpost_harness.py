@@ -173,13 +173,16 @@ DEFAULT_OVERRIDES = {
 
 
 def run_as():
-	"""DESIGN.md: tests run sealpost as an ordinary user. Started as root
-	(CI, `make test` on a fresh machine), the harness runs the instance's
-	commands and daemon as SEALPOST_TEST_USER (default nobody) instead;
-	returns that pwd entry, or None when not root."""
-	if os.geteuid() != 0:
+	"""The account to run the instance's commands and daemon as, or None
+	for the invoking user. By default the harness runs sealpost as whoever
+	runs the tests: as root that is the production path (the master keeps
+	root, workers switch to the config's `user`, which `sealpost init`
+	sets). SEALPOST_TEST_USER=name (when root) runs everything as name
+	instead, the "ordinary user" mode of DESIGN.md."""
+	name = os.environ.get("SEALPOST_TEST_USER")
+	if not name or os.geteuid() != 0:
 		return None
-	return pwd.getpwnam(os.environ.get("SEALPOST_TEST_USER", "nobody"))
+	return pwd.getpwnam(name)
 
 
 def proc_user_kw():
@@ -190,8 +193,8 @@ def proc_user_kw():
 
 
 def make_instance_dir():
-	"""A fresh directory the instance's user may write (pytest's own tmp
-	dirs are root-only 0700 when run as root)."""
+	"""A fresh directory the instance's processes may reach (pytest's own
+	tmp dirs are 0700, which unprivileged workers cannot traverse)."""
 	import tempfile
 	d = tempfile.mkdtemp(prefix="sealpost-test-", dir="/tmp")
 	os.chmod(d, 0o755)
@@ -273,7 +276,11 @@ class Instance:
 			for addr, pw in USERS.items():
 				self.cli("user", "add", addr, "--password-stdin",
 				    input=(pw + "\n").encode())
+			have = (self.data / "aliases").read_text() if (self.data / "aliases").exists() else ""
 			for addr, targets in ALIASES.items():
+				if re.search(r"(?mi)^%s\s*:" % re.escape(addr), have):
+					# init may create postmaster@ itself
+					continue
 				self.cli("alias", "add", addr, *targets)
 		return self
 
