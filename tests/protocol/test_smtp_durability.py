@@ -125,6 +125,8 @@ def measured_delivery(inst, use_bdat):
 def test_durability_20mb_intact_with_bounded_rss(one_worker, use_bdat):
 	base, peak = measured_delivery(one_worker, use_bdat)
 	grown = peak - base
+	print("RSS %s: base %.1f MB, peak %.1f MB, grown %.2f MB" % (
+	    "bdat" if use_bdat else "data", base / MB, peak / MB, grown / MB))
 	assert grown < 4 * MB, "server RSS grew by %.1f MB (%.1f -> %.1f MB) for a 20 MB message" % (
 	    grown / MB, base / MB, peak / MB)
 

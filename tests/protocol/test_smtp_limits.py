@@ -374,3 +374,29 @@ def test_limit_bdat_bare_newline_normalize(norm):
 	got = norm.find("alice@example.test", mk)
 	assert len(got) == 1
 	assert H.split_trace(got[0])[1].endswith(b"one\r\ntwo\r\n")
+
+
+def test_limit_max_sessions_overall(make_instance):
+	"""docs/config.md: max_sessions counts every session of the server
+	(all workers together); beyond it new connections get 421 and close."""
+	inst = make_instance({"max_sessions": "3"}, name="maxsess")
+	held = [inst.client(source="127.0.0.%d" % (40 + i)) for i in range(3)]
+	for h in held:
+		assert h.greeting.code == 220
+	extra = inst.client(source="127.0.0.45", greet=False)
+	r = extra.reply()
+	assert r.code == 421 and r.enhanced in ("4.7.0", "4.3.2"), r
+	extra.expect_closed(timeout=5)
+	held.pop().quit()
+	deadline = time.monotonic() + 5 * H.SLOW
+	while True:
+		again = inst.client(source="127.0.0.46", greet=False)
+		r = again.reply()
+		if r.code == 220 or time.monotonic() > deadline:
+			break
+		again.close()
+		time.sleep(0.1)
+	assert r.code == 220, r
+	again.quit()
+	for h in held:
+		h.quit()
