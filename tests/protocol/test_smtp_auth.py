@@ -376,3 +376,40 @@ def test_auth_port25_after_starttls_then_local_sender_ok_only_with_auth(inst):
 		assert c.auth_plain(ALICE, ALICE_PW).is_(235, "2.7.0")
 		assert c.cmd("MAIL FROM:<alice@example.test>").code == 250
 	c.quit()
+
+
+@pytest.mark.nosan
+def test_auth_failure_timing_similar_for_unknown_user(inst):
+	"""An unknown user must not answer measurably faster (a dummy hash is
+	checked), also when failures are throttled: each attempt comes from a
+	fresh address, and the same two names (one real, one unknown, neither
+	used by other tests) are tried in turn, so any per-name delay must
+	grow alike for both."""
+	import statistics
+	import time
+	inst.cli("user", "add", "dave@example.test", "--password-stdin",
+	    input=b"dave-Secret-4\n")
+	deadline = time.monotonic() + 5 * H.SLOW
+	while True:	# account files are re-read within 2 s
+		c = inst.client()
+		c.ehlo()
+		c.cmd("MAIL FROM:<someone@example.org>")
+		r = c.cmd("RCPT TO:<dave@example.test>")
+		c.quit()
+		if r.code == 250 or time.monotonic() > deadline:
+			break
+		time.sleep(0.2)
+	assert r.code == 250, r
+	times = {"known": [], "unknown": []}
+	for i in range(3):
+		for j, (kind, user) in enumerate((("known", "dave@example.test"),
+		    ("unknown", "nosuchdave@example.test"))):
+			c = tls_client(inst, "submissions", source="127.0.1.%d" % (10 + 2 * i + j))
+			t0 = time.monotonic()
+			r = c.auth_plain(user, "wrong-password")
+			times[kind].append(time.monotonic() - t0)
+			assert r.is_(535, "5.7.8"), r
+			c.close()
+	a = statistics.median(times["known"])
+	b = statistics.median(times["unknown"])
+	assert abs(a - b) < max(0.05, 0.5 * max(a, b)), times
