@@ -596,3 +596,64 @@ def test_smtp_refused_bdat_chunk_is_not_parsed_as_commands(inst, setup):
 	assert c.nothing_pending(0.5 * H.SLOW), \
 	    "the refused chunk was executed as commands: %r" % c.buf
 	c.quit()
+
+
+def header_lines_well_formed(msg):
+	"""Every line of the header section is `Name: value` or a folded
+	continuation (RFC 5322 2.2); returns the offending lines."""
+	head = msg.split(b"\r\n\r\n", 1)[0]
+	bad = []
+	for line in head.split(b"\r\n"):
+		if line[:1] in (b" ", b"\t"):
+			continue
+		if not re.match(rb"^[!-9;-~]+:", line):
+			bad.append(line)
+	return bad
+
+
+@pytest.mark.parametrize("rcpts", [["alice@example.test"],
+    ["alice@example.test", "bob@example.test"]], ids=["one-rcpt", "two-rcpts"])
+def test_smtp_trace_headers_well_formed(inst, rcpts):
+	"""RFC 5321 4.4 / RFC 5322 3.6.7: the prepended Return-Path and Received
+	fields are syntactically valid header fields."""
+	mk = marker()
+	c = inst.client()
+	c.ehlo()
+	assert c.mail_message("someone@example.org", rcpts, simple_message(mk)).code == 250
+	c.quit()
+	for a in rcpts:
+		got = inst.find(a, mk)
+		assert len(got) == 1
+		assert header_lines_well_formed(got[0]) == [], got[0][:400]
+		rcv = H.header_fields(got[0])["received"][0]
+		# The date-time after the last ';' (RFC 5321 4.4 Time-stamp-line).
+		assert re.search(r";\s*\w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}", rcv), rcv
+
+
+def test_smtp_one_byte_at_a_time(inst):
+	"""Commands, data and the end-of-data sequence split into single-byte
+	segments: the bounded line reader and DATA reader must resume."""
+	import socket as _s
+	mk = marker()
+	msg = simple_message(mk, body=".dot\r\nline\r\n")
+	c = inst.client()
+	c.sock.setsockopt(_s.IPPROTO_TCP, _s.TCP_NODELAY, 1)
+
+	def trickle(data):
+		for i in range(len(data)):
+			c.send(data[i:i + 1])
+
+	trickle(b"EHLO bytewise.example.org\r\n")
+	assert c.reply().code == 250
+	trickle(b"MAIL FROM:<someone@example.org>\r\n")
+	assert c.reply().code == 250
+	trickle(b"RCPT TO:<alice@example.test>\r\n")
+	assert c.reply().code == 250
+	trickle(b"DATA\r\n")
+	assert c.reply().code == 354
+	trickle(H.dot_stuff(msg) + b".\r\n")
+	r = c.reply()
+	assert r.code == 250, r
+	c.quit()
+	got = inst.find("alice@example.test", mk)
+	assert len(got) == 1 and H.split_trace(got[0])[1] == msg
