@@ -116,13 +116,15 @@ parse_local(const unsigned char *p, size_t n, unsigned flags, bool *utf8,
 		for (i = 1; i < n && p[i] != '"'; i++) {
 			if (p[i] == '\\') {
 				/* quoted-pairSMTP = %d92 %d32-126 */
-				if (i + 1 >= n || p[i + 1] < 32 || p[i + 1] > 126) {
+				if (i + 1 >= n || p[i + 1] < 32 ||
+				    p[i + 1] > 126) {
 					*err = "bad quoted-pair in local part";
 					return 0;
 				}
 				i++;
 			} else if (p[i] >= 0x80) {
-				if ((l = take_utf8(p, n, i, flags, rc, err)) == 0)
+				l = take_utf8(p, n, i, flags, rc, err);
+				if (l == 0)
 					return 0;
 				*utf8 = true;
 				i += l - 1;
@@ -154,7 +156,8 @@ parse_local(const unsigned char *p, size_t n, unsigned flags, bool *utf8,
 				continue;
 			}
 			if (p[i] >= 0x80) {
-				if ((l = take_utf8(p, n, i, flags, rc, err)) == 0)
+				l = take_utf8(p, n, i, flags, rc, err);
+				if (l == 0)
 					return 0;
 				*utf8 = true;
 				i += l - 1;
@@ -400,7 +403,8 @@ addr_parse_path(struct str_view *cur, struct mailaddr *out, unsigned flags,
 		return rc;
 	i += l;
 	if (i >= n || p[i] != '>') {
-		*err = i >= n ? "missing closing >" : "bad character in address";
+		*err = i >= n ? "missing closing >" :
+		    "bad character in address";
 		return ADDR_ERR_SYNTAX;
 	}
 	cur->p += i + 1;
@@ -469,7 +473,7 @@ struct hdr_list {
 	bool			 in_angle, had_angle, in_group;
 	bool			 last_word;	/* last kept token was a word */
 	bool			 gap;		/* CFWS since the last token */
-	bool			 phrase;	/* two words with a gap: a name */
+	bool			 phrase;	/* words with a gap: a name */
 	bool			 overflow;	/* kept text did not fit */
 	bool			 saw_at;	/* an unquoted '@' was kept */
 	const char		*err;
@@ -554,7 +558,7 @@ hdr_take_quoted(struct hdr_list *h)
 				big = true;
 		} else if (c == '"' && ql > 1) {
 			h->i++;
-			/* Longer than any address: hdr_keep() sees it as such. */
+			/* Longer than any address: hdr_keep() knows. */
 			return hdr_keep(h, q, big ? SIZE_MAX : ql, true);
 		}
 	}

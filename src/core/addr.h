@@ -41,13 +41,13 @@ struct mailaddr {
 
 /* Flags of addr_parse_path(). */
 #define ADDR_ALLOW_NULL		0x01u	/* <> (MAIL FROM) */
-#define ADDR_ALLOW_POSTMASTER	0x02u	/* <postmaster> without domain (RCPT TO) */
+#define ADDR_ALLOW_POSTMASTER	0x02u	/* bare <postmaster> (RCPT TO) */
 #define ADDR_ALLOW_UTF8		0x04u	/* RFC 6531 SMTPUTF8 in effect */
 
 /* Return values of the parsers below. */
 #define ADDR_OK			0
 #define ADDR_ERR_SYNTAX		(-1)	/* malformed or too long */
-#define ADDR_ERR_UTF8		(-2)	/* well-formed but non-ASCII, not allowed */
+#define ADDR_ERR_UTF8		(-2)	/* non-ASCII, not allowed */
 
 /*
  * Parses a Reverse-path / Forward-path "<...>" at the cursor (RFC 5321

@@ -160,6 +160,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 			conn_defer(c);
 		}
 	}
+	if (c->handler->drained != NULL)
+		c->handler->drained(c->ctx);
 }
 
 static void

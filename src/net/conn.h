@@ -30,6 +30,14 @@ struct conn_handler {
 	 * session must call conn_free() (here or later) and not use it again.
 	 */
 	void	(*closed)(void *ctx, const char *reason);
+	/*
+	 * Optional (NULL: not wanted): everything queued in conn_output() has
+	 * been handed to the socket. A session that sends a large response
+	 * (POP3 RETR/TOP) adds the next piece here, so its memory stays
+	 * bounded whatever the response size. Not called while closing or
+	 * switching to TLS.
+	 */
+	void	(*drained)(void *ctx);
 };
 
 /*

@@ -15,7 +15,7 @@
 
 enum {
 	DS_LS,		/* at a line start reached by a proper CRLF */
-	DS_DOT,		/* DS_LS then '.': the dot is dropped whatever follows */
+	DS_DOT,		/* DS_LS then '.': dropped whatever follows */
 	DS_DOT_CR,	/* DS_LS '.' CR: an LF now ends the message */
 	DS_TEXT,	/* inside a line (or after a bare CR/LF) */
 	DS_CR,		/* DS_TEXT then CR */
@@ -41,17 +41,23 @@ smtp_data_init(struct smtp_data *d, enum smtp_data_mode mode,
 static void
 emit(struct smtp_data *d, const char *p, size_t n)
 {
+	uint64_t room;
+
 	if (n == 0)
 		return;
-	d->size = n > UINT64_MAX - d->size ? UINT64_MAX : d->size + n;
-	if (d->size > d->max_size)
-		d->too_big = true;
 	/*
 	 * Past the limit, or a message that will be rejected for a bare
-	 * newline: keep counting, stop storing.
+	 * newline: keep counting, stop storing. What is stored of an
+	 * oversized message is exactly its first max_size octets, whatever
+	 * the chunking.
 	 */
-	if (d->too_big ||
-	    (d->has_bare_newline && d->mode == DATA_BARE_REJECT))
+	room = d->size < d->max_size ? d->max_size - d->size : 0;
+	d->size = n > UINT64_MAX - d->size ? UINT64_MAX : d->size + n;
+	if (n > room) {
+		d->too_big = true;
+		n = (size_t)room;
+	}
+	if (n == 0 || (d->has_bare_newline && d->mode == DATA_BARE_REJECT))
 		return;
 	d->sink(d->sink_arg, p, n);
 }

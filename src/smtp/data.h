@@ -25,7 +25,8 @@
 #include <stdint.h>
 
 enum smtp_data_mode {
-	DATA_BARE_REJECT,	/* flag it; stop storing (the session answers 550 5.5.2) */
+	/* Flag it and stop storing (the session answers 550 5.5.2). */
+	DATA_BARE_REJECT,
 	DATA_BARE_NORMALIZE,	/* store CRLF in place of each bare CR or LF */
 };
 
@@ -37,10 +38,10 @@ typedef void	smtp_data_sink_fn(void *arg, const char *p, size_t len);
 
 struct smtp_data {
 	/* Read-only results, valid at any time. */
-	bool		done;		/* terminator seen (DATA) / finished (BDAT) */
+	bool		done;		/* terminator seen / BDAT finished */
 	bool		has_bare_newline;
 	bool		too_big;	/* more than max_size octets to store */
-	uint64_t	size;		/* octets of the message (as stored) so far */
+	uint64_t	size;		/* message octets (as stored) so far */
 	uint64_t	raw;		/* octets consumed from the client */
 
 	/* Private. */
@@ -54,9 +55,10 @@ struct smtp_data {
 /*
  * Prepares a reader for one message: max_size is the most octets stored
  * (the message as emitted, after un-stuffing/normalisation); beyond it
- * nothing more is emitted, too_big is set, and input is still consumed
- * to the end. The same struct serves DATA (smtp_data_feed) or BDAT
- * (smtp_bdat_feed + smtp_bdat_finish), not both. For DATA the reader
+ * nothing more is emitted (exactly the first max_size octets were),
+ * too_big is set, and input is still consumed to the end. The same struct
+ * serves DATA (smtp_data_feed) or BDAT (smtp_bdat_feed, then
+ * smtp_bdat_finish), not both. For DATA the reader
  * starts as if the CRLF that ended the DATA command had just been seen,
  * so ".\r\n" at once is the empty message.
  */

@@ -108,8 +108,9 @@ section_end(struct smtp_header *h, uint64_t at, bool malformed)
 }
 
 /*
- * A line that began at h->line_start turned out not to be a field while
- * now; chunk_start is the offset of the current chunk's first octet. Returns the split or MORE.
+ * The line that began at h->line_start turned out not to be a field;
+ * chunk_start is the offset of the current chunk's first octet. Returns
+ * the split in this chunk, or MORE when the line began before it.
  */
 static size_t
 bad_line(struct smtp_header *h, uint64_t chunk_start)
@@ -145,6 +146,8 @@ smtp_header_feed(struct smtp_header *h, const char *p, size_t len)
 	uint64_t base = h->offset;
 	size_t i, split;
 
+	if (len > 0)
+		h->last_octet = p[len - 1];
 	if (h->state == HS_DONE) {
 		h->offset += len;
 		return SMTP_HEADER_MORE;
@@ -234,15 +237,14 @@ smtp_header_feed(struct smtp_header *h, const char *p, size_t len)
 void
 smtp_header_finish(struct smtp_header *h)
 {
+	h->unterminated = h->offset > 0 && h->last_octet != '\n';
 	if (h->state == HS_DONE)
 		return;
 	if (h->state == HS_NAME || h->state == HS_NAME_WSP ||
 	    h->state == HS_BAD_LINE) {
 		/* The last line is not a field; it still ends the section. */
 		section_end(h, h->line_start, true);
-		h->unterminated = true;
 		return;
 	}
-	h->unterminated = h->state != HS_LINE_START;
 	section_end(h, h->offset, false);
 }

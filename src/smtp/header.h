@@ -30,7 +30,7 @@ struct smtp_header {
 	bool		done;			/* header section has ended */
 	bool		has_header_section;	/* valid once done */
 	bool		malformed;		/* ended by a non-field line */
-	bool		unterminated;		/* message ended mid-line */
+	bool		unterminated;		/* last octet not LF (finish) */
 	/*
 	 * Once done: message offset where the section ends, i.e. where the
 	 * empty line (or the non-field line) starts, or the message length
@@ -61,6 +61,7 @@ struct smtp_header {
 	uint64_t	line_start;
 	size_t		from_wsp;	/* trailing spaces held in from[] */
 	bool		pending_cr;
+	char		last_octet;
 };
 
 void	smtp_header_init(struct smtp_header *);
@@ -76,15 +77,16 @@ void	smtp_header_init(struct smtp_header *);
  * for a non-field line starting in this chunk. A non-field line that
  * started in an earlier chunk (already written) is only recognised later;
  * then the split is at the end of that line (malformed is set and
- * end_offset says where the section really ended).
+ * end_offset says where the section really ended), or, if the message
+ * ends first, not reported at all (the caller appends as below).
  */
 size_t	smtp_header_feed(struct smtp_header *, const char *p, size_t len);
 
 /*
  * At the end of the message: if the header section has not ended, it
- * ends here (end_offset = offset, unterminated when the last line had no
- * line end); the caller appends its fields at the end (after a CRLF when
- * unterminated). Sets done.
+ * ends here (end_offset = offset); a caller that got no split appends its
+ * fields at the end, after a CRLF when unterminated (the message's last
+ * octet is not LF). Sets done.
  */
 void	smtp_header_finish(struct smtp_header *);
 

@@ -174,12 +174,13 @@ mail_param(struct str_view kw, struct str_view val, bool has_val,
 	*seen |= bit;
 	switch (bit) {
 	case SMTP_EXT_SIZE:
-		/* RFC 1870: size-value = 1*20DIGIT; huge is "too big", not bad. */
+		/* RFC 1870 size-value = 1*20DIGIT; huge is too big, not bad */
 		if (!has_val || val.len > 20)
 			return fail(err, 501, "5.5.4", "bad SIZE value");
 		for (size_t i = 0; i < val.len; i++)
 			if (!is_digit(val.p[i]))
-				return fail(err, 501, "5.5.4", "bad SIZE value");
+				return fail(err, 501, "5.5.4",
+				    "bad SIZE value");
 		if (str_to_u64(val, &out->size, UINT64_MAX) == -1)
 			out->size = UINT64_MAX;
 		out->has_size = true;
@@ -191,13 +192,15 @@ mail_param(struct str_view kw, struct str_view val, bool has_val,
 			out->body = SMTP_BODY_8BITMIME;
 		else if (has_val && str_case_eq(val, "BINARYMIME"))
 			/* RFC 3030 3: only if BINARYMIME was advertised. */
-			return fail(err, 555, "5.5.4", "BODY=BINARYMIME not supported");
+			return fail(err, 555, "5.5.4",
+			    "BODY=BINARYMIME not supported");
 		else
 			return fail(err, 501, "5.5.4", "bad BODY value");
 		break;
 	case SMTP_EXT_SMTPUTF8:
 		if (has_val)	/* RFC 6531 3.4: no value */
-			return fail(err, 501, "5.5.4", "SMTPUTF8 takes no value");
+			return fail(err, 501, "5.5.4",
+			    "SMTPUTF8 takes no value");
 		out->smtputf8 = true;
 		break;
 	case SMTP_EXT_AUTH:
@@ -340,7 +343,8 @@ smtp_parse_auth_args(struct str_view args, struct str_view *mech,
 	*initial = (struct str_view){ "", 0 };
 	*has_initial = false;
 	if (str_take_word(&cur, mech, SMTP_SASL_MECH_MAX) == -1)
-		return fail(err, 501, "5.5.2", "syntax: AUTH mechanism [response]");
+		return fail(err, 501, "5.5.2",
+		    "syntax: AUTH mechanism [response]");
 	for (size_t i = 0; i < mech->len; i++)
 		if (!is_mech_char(mech->p[i]))
 			return fail(err, 501, "5.5.2", "bad mechanism name");
@@ -368,7 +372,8 @@ smtp_parse_helo_arg(struct str_view args, struct str_view *name,
 		unsigned char c = (unsigned char)name->p[i];
 
 		if (c < 33 || c > 126)
-			return fail(err, 501, "5.5.4", "bad character in hostname");
+			return fail(err, 501, "5.5.4",
+			    "bad character in hostname");
 	}
 	return 0;
 }

@@ -61,7 +61,7 @@ enum smtp_body {
 struct smtp_mail_args {
 	struct mailaddr	from;		/* may be the null path */
 	bool		has_size;
-	uint64_t	size;		/* SIZE=, UINT64_MAX when too large to parse */
+	uint64_t	size;		/* SIZE=; UINT64_MAX if over that */
 	enum smtp_body	body;
 	bool		smtputf8;	/* SMTPUTF8 parameter given */
 	bool		has_auth;	/* AUTH= given (its value is ignored) */
@@ -83,7 +83,7 @@ int	smtp_parse_mail_args(struct str_view args, unsigned exts,
 	    struct smtp_mail_args *out, struct smtp_parse_err *err);
 
 struct smtp_rcpt_args {
-	struct mailaddr	to;		/* never null; maybe bare <postmaster> */
+	struct mailaddr	to;		/* never null; maybe <postmaster> */
 };
 
 /*
