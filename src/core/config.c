@@ -85,6 +85,7 @@ static const struct key_def keys[] = {
 	{ "timeout_shutdown",	K_DURATION,	F(timeout_shutdown), 0, 86400 },
 	{ "pop3_autologout",	K_DURATION,	F(pop3_autologout), 600, 86400 },
 	{ "pop3_apop",		K_BOOL,		F(pop3_apop), 0, 0 },
+	{ "pop3_require_tls",	K_BOOL,		F(pop3_require_tls), 0, 0 },
 	{ "log_level",		K_LOG_LEVEL,	F(log_level), 0, 0 },
 };
 
@@ -222,6 +223,7 @@ config_defaults(struct config *cfg)
 	cfg->timeout_shutdown = 30;
 	cfg->pop3_autologout = 600;
 	cfg->pop3_apop = false;
+	cfg->pop3_require_tls = true;
 	cfg->log_level = LOG_LVL_INFO;
 }
 
