@@ -14,6 +14,9 @@ if [ ! -f "$RUN_DIR/sealpost.conf" ]; then
 	"$BUILD/sealpost" -c "$RUN_DIR/sealpost.conf" user add demo@example.test \
 	    --generate-password
 	echo "(the password is shown only this once)"
+	# RFC 5321 4.5.1: every domain must accept mail for postmaster.
+	"$BUILD/sealpost" -c "$RUN_DIR/sealpost.conf" alias add \
+	    postmaster@example.test demo@example.test
 	echo
 fi
 exec "$BUILD/sealpostd" -c "$RUN_DIR/sealpost.conf"

@@ -454,6 +454,8 @@ conf_limits(struct buf *b)
 	    "pop3_autologout = 600\n"
 	    "# Offer APOP (needs a stored cleartext-equivalent secret).\n"
 	    "pop3_apop = no\n\n"
+    "# Refuse every POP3 login before STLS, challenge-response ones too.\n"
+    "pop3_require_tls = yes\n\n"
 	    "# error, warn, info or debug.\n"
 	    "log_level = info\n");
 }

@@ -83,6 +83,7 @@ struct config {
 	unsigned	pop3_autologout;	/* 600, never below 600 */
 
 	bool		pop3_apop;		/* default false */
+	bool		pop3_require_tls;	/* default true: no login before STLS */
 	int		log_level;		/* enum log_level */
 
 	/* Line where each key was set (0 = default), indexed like the key table. */

@@ -55,11 +55,16 @@ main(int argc, char **argv)
 	if (n > 0) {
 		fputs(errs.data, stderr);
 		fprintf(stderr, "%s: %d error%s\n", path, n, n == 1 ? "" : "s");
+		buf_cleanup(&errs);
+		config_free(cfg);
+		free(cfg);
 		return 1;
 	}
 	buf_cleanup(&errs);
 	if (check_only) {
 		printf("%s: configuration ok\n", path);
+		config_free(cfg);
+		free(cfg);
 		return 0;
 	}
 	return master_run(cfg);

@@ -54,6 +54,10 @@ struct master {
 	struct conn_limits	*limits;
 	struct throttle		*throttle;
 	bool			 stopping;
+	/* Replaced by reloads; children may still use copies, so freed at exit. */
+	struct config		*retired_cfg[16];
+	SSL_CTX			*retired_tls[16];
+	size_t			 n_retired;
 };
 
 static int
@@ -304,8 +308,10 @@ master_reload(struct master *m)
 	 * new generation. Old workers drain their sessions and exit.
 	 */
 	master_retire_generation(m);
-	/* The old config and context stay allocated: children share nothing
-	 * with us after fork, and a reload is rare enough not to matter. */
+	if (m->n_retired < sizeof(m->retired_cfg) / sizeof(m->retired_cfg[0])) {
+		m->retired_cfg[m->n_retired] = m->cfg;
+		m->retired_tls[m->n_retired++] = m->tls_ctx;
+	}
 	m->cfg = cfg;
 	m->tls_ctx = ctx;
 	log_set_level((enum log_level)cfg->log_level);
@@ -338,6 +344,26 @@ master_signal_all(struct master *m, int sig)
 			kill(m->old_gen[i], sig);
 }
 
+/* Everything the master allocated, so leak checkers see a clean exit. */
+static void
+master_free(struct master *m)
+{
+	for (unsigned w = 0; w < m->n_workers; w++) {
+		for (size_t i = 0; i < m->n_listeners; i++)
+			close(m->listeners[w][i].fd);
+		free(m->listeners[w]);
+	}
+	for (size_t i = 0; i < m->n_retired; i++) {
+		config_free(m->retired_cfg[i]);
+		free(m->retired_cfg[i]);
+		SSL_CTX_free(m->retired_tls[i]);
+	}
+	SSL_CTX_free(m->tls_ctx);
+	config_free(m->cfg);
+	free(m->cfg);
+	throttle_free(&m->throttle);
+}
+
 static int
 master_stop(struct master *m)
 {
@@ -360,6 +386,7 @@ master_stop(struct master *m)
 		master_reap(m);
 	}
 	log_info("master event=stopped");
+	master_free(m);
 	return 0;
 }
 

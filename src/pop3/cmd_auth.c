@@ -35,15 +35,15 @@
 static void	auth_step(struct pop3_session *, const unsigned char *in,
 		    size_t inlen, bool has_input);
 
-/* The one refusal of plaintext passwords, whatever the name. */
+/* The one refusal of a login before TLS, whatever the name or method. */
 static void
 auth_need_tls(struct pop3_session *s)
 {
 	if (s->kind == SERVICE_POP3 && s->svc->tls_ctx != NULL)
-		pop3_err(s, "[AUTH] Plaintext authentication requires TLS; "
+		pop3_err(s, "[AUTH] Authentication requires TLS; "
 		    "use STLS first");
 	else
-		pop3_err(s, "[AUTH] Plaintext authentication requires TLS");
+		pop3_err(s, "[AUTH] Authentication requires TLS");
 }
 
 void
@@ -311,6 +311,10 @@ pop3_cmd_apop(struct pop3_session *s, const struct str_view *args,
 		pop3_err(s, "APOP not available");
 		return CMD_DONE;
 	}
+	if (!pop3_login_allowed(s)) {
+		auth_need_tls(s);
+		return CMD_DONE;
+	}
 	if (str_copy(name, sizeof(name), args[0]) == -1)
 		name[0] = '\0';
 	if (str_copy(digest, sizeof(digest), args[1]) == -1)
@@ -446,7 +450,8 @@ pop3_cmd_auth(struct pop3_session *s, const struct str_view *args,
 	if (nargs == 0) {
 		/* Not in RFC 5034, but older clients ask this way. */
 		pop3_ok(s, "Supported mechanisms follow");
-		pop3_line(s, "SCRAM-SHA-256");
+		if (pop3_login_allowed(s))
+			pop3_line(s, "SCRAM-SHA-256");
 		if (pop3_plaintext_allowed(s))
 			pop3_line(s, "PLAIN");
 		pop3_end(s);
@@ -457,7 +462,8 @@ pop3_cmd_auth(struct pop3_session *s, const struct str_view *args,
 		pop3_err(s, "Unsupported authentication mechanism");
 		return CMD_DONE;
 	}
-	if (needs_tls && !pop3_plaintext_allowed(s)) {
+	if ((needs_tls && !pop3_plaintext_allowed(s)) ||
+	    !pop3_login_allowed(s)) {
 		auth_need_tls(s);
 		return CMD_DONE;
 	}

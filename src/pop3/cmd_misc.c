@@ -30,7 +30,8 @@ pop3_cmd_capa(struct pop3_session *s, const struct str_view *args,
 	pop3_line(s, "PIPELINING");
 	if (plain)
 		pop3_line(s, "USER");
-	pop3_line(s, "SASL SCRAM-SHA-256%s", plain ? " PLAIN" : "");
+	if (pop3_login_allowed(s))
+		pop3_line(s, "SASL SCRAM-SHA-256%s", plain ? " PLAIN" : "");
 	if (s->kind == SERVICE_POP3 && !pop3_is_tls(s) &&
 	    s->svc->tls_ctx != NULL && (s->state & PS_AUTHORIZATION))
 		pop3_line(s, "STLS");

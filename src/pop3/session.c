@@ -88,6 +88,12 @@ pop3_plaintext_allowed(const struct pop3_session *s)
 	return pop3_is_tls(s);
 }
 
+bool
+pop3_login_allowed(const struct pop3_session *s)
+{
+	return pop3_is_tls(s) || !s->svc->cfg->pop3_require_tls;
+}
+
 void
 pop3_set_state(struct pop3_session *s, unsigned state)
 {

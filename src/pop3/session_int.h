@@ -136,6 +136,8 @@ void	pop3_resume(struct pop3_session *);
 bool	pop3_is_tls(const struct pop3_session *);
 /* Plaintext passwords (USER/PASS, AUTH PLAIN) are allowed: under TLS. */
 bool	pop3_plaintext_allowed(const struct pop3_session *);
+/* False on port 110 before STLS when pop3_require_tls is set: no login at all. */
+bool	pop3_login_allowed(const struct pop3_session *);
 void	pop3_log(const struct pop3_session *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*

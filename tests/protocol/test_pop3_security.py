@@ -29,7 +29,8 @@ def test_pop3_capa_before_and_after_stls(pop3_inst):
 	    "STLS", "IMPLEMENTATION sealpost"):
 		assert k in before
 	assert "USER" not in before
-	assert "SASL SCRAM-SHA-256" in before
+	# pop3_require_tls (default): no login method before STLS at all.
+	assert not any(k.startswith("SASL") for k in before)
 	c.stls()
 	after = caps(c)
 	assert "STLS" not in after
@@ -48,7 +49,7 @@ def test_pop3_plaintext_refused_before_stls(pop3_inst):
 	"""Same refusal for a real account and an unknown name; PASS and AUTH
 	PLAIN never see the password."""
 	src = fresh_source()
-	want = (b"-ERR [AUTH] Plaintext authentication requires TLS; "
+	want = (b"-ERR [AUTH] Authentication requires TLS; "
 	    b"use STLS first\r\n")
 	for user in (ALICE, "nosuchuser@example.test"):
 		c = pop3_inst.client(source=src)
@@ -194,22 +195,35 @@ def scram_login(c, user, password, corrupt=False):
 	return c.cmd("")
 
 
-def test_pop3_auth_scram_without_tls(pop3_inst):
-	"""SCRAM never sends the password: usable on 110 before STLS."""
-	pop3_inst.clear("erin@example.test")
-	pop3_inst.smtp_deliver("erin@example.test", message("scram"))
-	c = pop3_inst.client()
+def test_pop3_scram_refused_before_stls_by_default(pop3_inst):
+	"""pop3_require_tls: even SCRAM waits for STLS, or the mail that
+	follows would cross the network in the clear."""
+	c = pop3_inst.client(source=fresh_source())
+	sc = ScramClient("erin@example.test", USERS["erin@example.test"])
+	assert c.cmd("AUTH SCRAM-SHA-256 %s" % b64(sc.first())) == \
+	    b"-ERR [AUTH] Authentication requires TLS; use STLS first\r\n"
+	c.cmd_ok("QUIT")
+
+
+def test_pop3_auth_scram_without_tls_when_allowed(pop3_factory):
+	"""SCRAM never sends the password: with pop3_require_tls = no it is
+	usable on 110 before STLS."""
+	inst = pop3_factory({"pop3_require_tls": "no"})
+	inst.clear("erin@example.test")
+	inst.smtp_deliver("erin@example.test", message("scram"))
+	c = inst.client()
+	assert "SASL SCRAM-SHA-256" in caps(c)
 	r = scram_login(c, "erin@example.test", USERS["erin@example.test"])
 	assert r.startswith(b"+OK erin@example.test has 1 message"), r
 	c.cmd_ok("QUIT")
 
 
 def test_pop3_auth_scram_wrong_password(pop3_inst):
-	c = pop3_inst.client(source=fresh_source())
+	c = pop3_inst.client(source=fresh_source(), starttls=True)
 	r = scram_login(c, "gina@example.test", "not-the-password")
 	assert r == b"-ERR [AUTH] Authentication failed\r\n"
 	# An unknown name gets a fake salt and fails the same way.
-	c2 = pop3_inst.client(source=fresh_source())
+	c2 = pop3_inst.client(source=fresh_source(), starttls=True)
 	r = scram_login(c2, "nobody-here@example.test", "x")
 	assert r == b"-ERR [AUTH] Authentication failed\r\n"
 	c.cmd_ok("QUIT")
@@ -244,7 +258,12 @@ def test_pop3_apop_off_by_default(pop3_inst):
 
 
 def test_pop3_apop_when_enabled(pop3_factory):
-	inst = pop3_factory({"pop3_apop": "yes"})
+	strict = pop3_factory({"pop3_apop": "yes"})
+	c = strict.client()
+	assert c.cmd("APOP carol@example.test " + "0" * 32) == \
+	    b"-ERR [AUTH] Authentication requires TLS; use STLS first\r\n"
+	c.close()
+	inst = pop3_factory({"pop3_apop": "yes", "pop3_require_tls": "no"})
 	user = "carol@example.test"
 	inst.smtp_deliver(user, message("apop"))
 	c = inst.client()

@@ -81,6 +81,7 @@ test_config_defaults(void **state)
 	assert_int_equal(c.timeout_shutdown, 30);
 	assert_int_equal(c.pop3_autologout, 600);
 	assert_false(c.pop3_apop);
+	assert_true(c.pop3_require_tls);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
 	config_free(&c);
 	assert_null(c.hostname);
@@ -116,6 +117,7 @@ static const char every_key[] =
     "timeout_shutdown = 1h\n"
     "pop3_autologout = 900\n"
     "pop3_apop = yes\n"
+    "pop3_require_tls = no\n"
     "log_level = debug\n";
 
 static void
@@ -170,9 +172,10 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.timeout_shutdown, 3600);
 	assert_int_equal(c.pop3_autologout, 900);
 	assert_true(c.pop3_apop);
+	assert_false(c.pop3_require_tls);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	/* every_key sets each key once, on the line of its table index. */
-	assert_int_equal(config_key_count(), 29);
+	assert_int_equal(config_key_count(), 30);
 	for (size_t i = 0; i < config_key_count(); i++)
 		assert_int_equal(c.key_line[i], i + 1);
 	assert_null(config_key_name(config_key_count()));
