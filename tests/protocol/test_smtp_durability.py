@@ -347,3 +347,35 @@ def test_durability_sighup_cuts_no_session(make_instance):
 		assert n.cmd("MAIL FROM:<someone@example.org>").code == 250
 		n.quit()
 	assert inst.running()
+
+
+def test_durability_failed_write_is_4xx_and_nothing_half_delivered(make_instance):
+	"""DESIGN.md write path: a failure before the 250 answers 4xx and leaves
+	nothing half delivered (no copy for the recipients that did work)."""
+	inst = make_instance(name="halfdel")
+	bob_new = inst.maildir("bob@example.test") / "new"
+	# Make sure bob's Maildir exists (first delivery creates it), then
+	# make his new/ unwritable.
+	c = inst.client()
+	c.ehlo()
+	assert c.mail_message("someone@example.org", ["bob@example.test"],
+	    simple_message(marker(), to="bob@example.test")).code == 250
+	c.quit()
+	mode = bob_new.stat().st_mode
+	os.chmod(bob_new, 0o500)
+	try:
+		if os.access(bob_new, os.W_OK) and os.geteuid() != 0:
+			pytest.skip("cannot make a directory unwritable here")
+		mk = marker()
+		c = inst.client()
+		c.ehlo()
+		r = c.mail_message("someone@example.org", ["alice@example.test", "bob@example.test"],
+		    simple_message(mk))
+		assert 400 <= r.code < 500, r
+		assert c.cmd("NOOP").is_(250, "2.0.0")
+		c.quit()
+	finally:
+		os.chmod(bob_new, mode & 0o7777)
+	assert not inst.find("alice@example.test", mk), "alice got a copy of a refused message"
+	assert not inst.find("bob@example.test", mk)
+	assert not [p for p in inst.queue_files() if mk.encode() in p.read_bytes()]
