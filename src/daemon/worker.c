@@ -150,8 +150,14 @@ worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->svc.base, NULL);
 }
 
+/*
+ * Stops accepting. With close_idle (SIGTERM) sessions between transactions
+ * are told 421 now; without it (a reload handed over to new workers) every
+ * session simply runs on until its client quits or times out, so nothing
+ * is cut unless it outlives the deadline.
+ */
 static void
-worker_drain(struct worker *w, unsigned deadline_seconds)
+worker_drain(struct worker *w, unsigned deadline_seconds, bool close_idle)
 {
 	struct timeval tv = { (time_t)deadline_seconds, 0 };
 	struct service_session *ss, *next;
@@ -164,7 +170,7 @@ worker_drain(struct worker *w, unsigned deadline_seconds)
 		evconnlistener_free(w->evl[i]);
 		w->evl[i] = NULL;
 	}
-	for (ss = w->svc.sessions; ss != NULL; ss = next) {
+	for (ss = w->svc.sessions; close_idle && ss != NULL; ss = next) {
 		next = ss->next;
 		ss->drain(ss);
 	}
@@ -189,11 +195,12 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	/*
 	 * SIGTERM: the server stops, within timeout_shutdown. SIGUSR1: a new
-	 * generation took over after a reload; idle sessions close at once,
-	 * busy ones may take as long as their transaction needs.
+	 * generation took over after a reload; sessions finish on their own.
 	 */
-	worker_drain(w, sig == SIGTERM ? w->params->cfg->timeout_shutdown :
-	    w->params->cfg->timeout_command * 2);
+	if (sig == SIGTERM)
+		worker_drain(w, w->params->cfg->timeout_shutdown, true);
+	else
+		worker_drain(w, w->params->cfg->timeout_command * 2, false);
 }
 
 static void
@@ -233,6 +240,12 @@ worker_main(const struct worker_params *params)
 	snprintf(prefix, sizeof(prefix), "worker[%u] ", params->index);
 	log_set_prefix(prefix);
 	worker_drop_privileges(params->cfg);
+	/*
+	 * A worker never outlives its master (e.g. one killed with -9). Set
+	 * after the uid change, which clears it.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 || getppid() == 1)
+		_exit(1);
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 

@@ -185,13 +185,13 @@ smtp_cmd_auth(struct smtp_session *s, struct str_view args)
 	char mech_name[32];
 	struct buf in;
 
+	if (!smtp_is_tls(s)) {
+		smtp_reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
+		return CMD_DONE;
+	}
 	if (!smtp_is_submission(s)) {
 		smtp_reply(s, 502, "5.5.1", "AUTH is available on the "
 		    "submission ports only");
-		return CMD_DONE;
-	}
-	if (!smtp_is_tls(s)) {
-		smtp_reply(s, 530, "5.7.0", "Must issue a STARTTLS command first");
 		return CMD_DONE;
 	}
 	if (s->login != NULL) {

@@ -71,6 +71,9 @@ data_sink(void *arg, const char *p, size_t len)
 	}
 	data_write(s, p, split);
 	data_add_submission_headers(s);
+	/* Fields added before a body with no header section need its end. */
+	if (smtp_is_submission(s) && !t->header.has_header_section)
+		data_write(s, "\r\n", 2);
 	data_write(s, p + split, len - split);
 }
 

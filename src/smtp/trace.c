@@ -48,16 +48,17 @@ smtp_trace_headers(const struct smtp_session *s, const char *msg_id,
 
 	trace_date(date, sizeof(date));
 	rc |= buf_printf(out, "Return-Path: <%s>\r\n", t->sender_text);
+	/* Every line after the first is folded (starts with a tab). */
 	rc |= buf_printf(out, "Received: from %s ([%s])\r\n\tby %s (sealpost) "
-	    "with %s id %s\r\n", s->helo != NULL ? s->helo : "unknown",
+	    "with %s id %s", s->helo != NULL ? s->helo : "unknown",
 	    s->peer_ip, s->svc->cfg->hostname, trace_protocol(s), msg_id);
 	if (ssl != NULL)
-		rc |= buf_printf(out, "\t(using %s with cipher %s)\r\n",
+		rc |= buf_printf(out, "\r\n\t(using %s with cipher %s)",
 		    tls_version(ssl), tls_cipher(ssl));
 	/* Naming the recipient of a multi-recipient message would leak Bcc. */
 	if (t->n_rcpt == 1)
-		rc |= buf_printf(out, "\tfor <%s>", t->first_rcpt);
-	rc |= buf_printf(out, "; %s\r\n", date);
+		rc |= buf_printf(out, "\r\n\tfor <%s>", t->first_rcpt);
+	rc |= buf_printf(out, ";\r\n\t%s\r\n", date);
 	return rc;
 }
 
