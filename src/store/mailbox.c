@@ -110,7 +110,7 @@ msg_measure(int fd, off_t fsize, const char *base, struct mb_msg *m)
 {
 	char *buf;
 	uint64_t s, bare = 0;
-	bool prev_cr = false;
+	bool prev_cr = false, last_lf = false;
 	ssize_t n;
 
 	if (name_size(base, &s) == 0 && s == (uint64_t)fsize) {
@@ -121,9 +121,12 @@ msg_measure(int fd, off_t fsize, const char *base, struct mb_msg *m)
 			m->info.size = 0;
 			return 0;
 		}
+		char last = '\0';
+
 		n = pread(fd, peek, sizeof(peek), 0);
 		if (n > 0 && (lf = memchr(peek, '\n', (size_t)n)) != NULL &&
-		    lf > peek && lf[-1] == '\r') {
+		    lf > peek && lf[-1] == '\r' &&
+		    pread(fd, &last, 1, fsize - 1) == 1 && last == '\n') {
 			m->info.size = s;
 			return 0;
 		}
@@ -144,10 +147,14 @@ msg_measure(int fd, off_t fsize, const char *base, struct mb_msg *m)
 				bare++;
 			prev_cr = buf[i] == '\r';
 		}
+		last_lf = buf[n - 1] == '\n';
 		off += n;
 	}
 	free(buf);
 	m->info.size = (uint64_t)fsize + bare;
+	/* A last line without its line end is served with CRLF added. */
+	if (fsize > 0 && !last_lf)
+		m->info.size += 2;
 	m->info.needs_crlf_conversion = bare > 0;
 	return 0;
 }

@@ -242,11 +242,13 @@ def test_pop3_foreign_lf_messages(pop3_inst):
 	c = inst.login(BOB)
 	_, listing = c.cmd_multi("LIST")
 	sizes = [int(l.split()[1]) for l in listing.split(b"\r\n") if l]
-	assert sizes == [len(crlf(m1)), len(crlf(m2)), 0]
+	# RFC 1939 11: the count is what RETR sends, final CRLF included.
+	assert sizes == [len(crlf(m1)), len(crlf(m2)) + 2, 0]
 	_, r1 = c.cmd_multi("RETR 1")
 	assert r1 == crlf(m1)
 	_, r2 = c.cmd_multi("RETR 2")
 	assert r2 == crlf(m2) + b"\r\n"
+	assert len(r2) == sizes[1]
 	_, r3 = c.cmd_multi("RETR 3")
 	assert r3 == b""
 	_, t1 = c.cmd_multi("TOP 1 0")
