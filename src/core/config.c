@@ -87,6 +87,8 @@ static const struct key_def keys[] = {
 	{ "pop3_apop",		K_BOOL,		F(pop3_apop), 0, 0 },
 	{ "pop3_require_tls",	K_BOOL,		F(pop3_require_tls), 0, 0 },
 	{ "log_level",		K_LOG_LEVEL,	F(log_level), 0, 0 },
+	{ "dns_timeout",	K_DURATION,	F(dns_timeout), 1, 300 },
+	{ "dns_retries",	K_UINT,		F(dns_retries), 0, 10 },
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -214,6 +216,8 @@ config_defaults(struct config *cfg)
 	cfg->auth_max_failures = 3;
 	cfg->workers = 0;
 	defaults_dns(cfg);
+	cfg->dns_timeout = 5;
+	cfg->dns_retries = 2;
 	cfg->bare_newline = BARE_NEWLINE_REJECT;
 	/* RFC 5321 4.5.3.2.7 (server timeout: 5 minutes) and 4.5.3.2.5
 	 * (data block: 3 minutes). */

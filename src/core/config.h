@@ -72,6 +72,8 @@ struct config {
 
 	size_t			n_dns;
 	struct config_listen	dns_servers[CONFIG_MAX_DNS];	/* host:port */
+	unsigned		dns_timeout;	/* seconds per try, default 5 */
+	unsigned		dns_retries;	/* tries after the first, default 2 */
 
 	enum config_bare_newline	bare_newline;
 

@@ -24,6 +24,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "dns/resolver.h"
 #include "net/limits.h"
 #include "net/threadpool.h"
 #include "pop3/session.h"
@@ -226,6 +227,9 @@ worker_open_modules(struct worker *w)
 	w->svc.store = store_open(cfg->data_dir, cfg->hostname, &err);
 	if (w->svc.store == NULL)
 		fatal("store in %s: %s", cfg->data_dir, err);
+	w->svc.resolver = resolver_new(w->svc.base, cfg, &err);
+	if (w->svc.resolver == NULL)
+		fatal("DNS resolver: %s", err);
 }
 
 int
@@ -284,6 +288,7 @@ worker_main(const struct worker_params *params)
 
 	/* Blocking work still queued (fsyncs) finishes before we go. */
 	threadpool_free(&w.svc.pool);
+	resolver_free(&w.svc.resolver);
 	log_info("worker event=stopped sessions=%u", w.svc.n_sessions);
 	return 0;
 }

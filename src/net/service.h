@@ -17,6 +17,7 @@ struct userdb;
 struct store;
 struct throttle;
 struct conn_limits;
+struct resolver;
 struct sockaddr;
 
 enum service_kind {
@@ -46,6 +47,7 @@ struct service {
 	struct userdb		*users;
 	struct store		*store;
 	struct throttle		*throttle;
+	struct resolver		*resolver;	/* async DNS on base */
 	bool			 draining;	/* stop accepting, finish sessions */
 	unsigned		 n_sessions;
 	struct service_session	*sessions;	/* every live session */

@@ -227,7 +227,7 @@ static void
 smtp_check_drain(struct smtp_session *s)
 {
 	if (!s->drain_requested || s->closing || s->txn != NULL ||
-	    s->pending != NULL)
+	    s->pending != NULL || s->mail_check != NULL)
 		return;
 	smtp_reply(s, 421, "4.3.2", "%s Service shutting down",
 	    s->svc->cfg->hostname);
@@ -484,7 +484,8 @@ smtp_drain(struct service_session *ss)
 	struct smtp_session *s = (struct smtp_session *)ss;
 
 	s->drain_requested = true;
-	if (s->mode == SM_COMMAND && s->txn == NULL && s->pending == NULL) {
+	if (s->mode == SM_COMMAND && s->txn == NULL && s->pending == NULL &&
+	    s->mail_check == NULL) {
 		s->current_verb = NULL;
 		smtp_check_drain(s);
 	}
@@ -552,6 +553,7 @@ smtp_session_free(struct smtp_session *s)
 {
 	if (s->pending != NULL)
 		s->pending->s = NULL;
+	smtp_mail_check_cancel(s);
 	smtp_txn_reset(s);
 	if (s->sasl != NULL)
 		sasl_session_free(&s->sasl);

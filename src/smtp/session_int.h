@@ -22,6 +22,7 @@ struct event;
 struct sasl_session;
 struct store_spool;
 struct smtp_async;
+struct smtp_mail_check;
 
 /* Session states are bits so a command table row lists where a verb is legal. */
 enum smtp_state {
@@ -117,6 +118,7 @@ struct smtp_session {
 	struct smtp_txn		*txn;
 	struct sasl_session	*sasl;
 	struct smtp_async	*pending;	/* async work in flight */
+	struct smtp_mail_check	*mail_check;	/* MAIL FROM DNS checks */
 	struct event		*delay_timer;	/* throttled auth replies */
 	int			 auth_delayed_step;
 	uint64_t		 bdat_discard;	/* chunk octets to skip */
@@ -171,6 +173,12 @@ enum cmd_rc	smtp_cmd_expn(struct smtp_session *, struct str_view);
 enum cmd_rc	smtp_cmd_help(struct smtp_session *, struct str_view);
 enum cmd_rc	smtp_cmd_starttls(struct smtp_session *, struct str_view);
 enum cmd_rc	smtp_cmd_auth(struct smtp_session *, struct str_view);
+
+/*
+ * cmd_mail.c: forgets a MAIL FROM check in flight (its DNS answers will
+ * not be looked at) and frees it; for a session being freed.
+ */
+void	smtp_mail_check_cancel(struct smtp_session *);
 
 /* cmd_auth.c: a SASL continuation line (SM_AUTH mode). */
 void	smtp_auth_continue(struct smtp_session *, struct str_view line);

@@ -588,12 +588,17 @@ def _need_binaries():
 
 
 @pytest.fixture(scope="module")
-def pop3_factory(tmp_path_factory):
+def pop3_factory(tmp_path_factory, dns_server):
+	"""Instances answering DNS from the shared fake server (dns_server, from
+	sealpost_harness), so the MAIL FROM sender-domain check of the mail
+	these tests inject finds example.org."""
 	_need_binaries()
 	made = []
 
 	def make(overrides=None):
-		inst = Instance(instance_dir(), overrides).create()
+		o = {"dns_servers": "127.0.0.1:%d" % dns_server.port}
+		o.update(overrides or {})
+		inst = Instance(instance_dir(), o).create()
 		made.append(inst)
 		return inst.start()
 

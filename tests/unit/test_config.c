@@ -118,7 +118,9 @@ static const char every_key[] =
     "pop3_autologout = 900\n"
     "pop3_apop = yes\n"
     "pop3_require_tls = no\n"
-    "log_level = debug\n";
+    "log_level = debug\n"
+    "dns_timeout = 3s\n"
+    "dns_retries = 0\n";
 
 static void
 test_config_every_key_parsed(void **state)
@@ -174,8 +176,10 @@ test_config_every_key_parsed(void **state)
 	assert_true(c.pop3_apop);
 	assert_false(c.pop3_require_tls);
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(c.dns_timeout, 3);
+	assert_int_equal(c.dns_retries, 0);
 	/* every_key sets each key once, on the line of its table index. */
-	assert_int_equal(config_key_count(), 30);
+	assert_int_equal(config_key_count(), 32);
 	for (size_t i = 0; i < config_key_count(); i++)
 		assert_int_equal(c.key_line[i], i + 1);
 	assert_null(config_key_name(config_key_count()));
