@@ -1,0 +1,157 @@
+"""MAIL FROM sender-domain check (issue 4, docs/authenticity.md): a sender
+domain must have an MX, or else an A or AAAA record; a null MX (RFC 7505)
+or a domain that does not exist is 550 5.1.8; DNS trouble is 450 4.4.3,
+never 250. The DNS answers come from tests/protocol/fake_dns.py."""
+
+import time
+
+import pytest
+
+import sealpost_harness as H
+from fake_dns import FakeDns, silent_udp_port
+
+ZONE = {
+	"example.org": [{"MX": [10, "mx.example.org"]}, {"A": "127.0.0.1"}],
+	"mx.example.org": [{"A": "127.0.0.1"}],
+	"nullmx.example.org": [{"MX": [0, "."]}, {"A": "127.0.0.1"}],
+	"aonly.example.org": [{"A": "192.0.2.1"}],
+	"aaaaonly.example.org": [{"AAAA": "2001:db8::1"}],
+	"empty.example.org": [],
+	"broken.example.org": ["SERVFAIL"],
+	"slow.example.org": ["TIMEOUT"],
+	"cname.example.org": [{"CNAME": "aonly.example.org"}],
+}
+
+
+@pytest.fixture(scope="module")
+def fake():
+	f = FakeDns(ZONE).start()
+	yield f
+	f.stop()
+
+
+@pytest.fixture(scope="module")
+def sd(module_factory, fake):
+	return module_factory({"dns_servers": "127.0.0.1:%d" % fake.port,
+	    "dns_timeout": "1", "dns_retries": "0"}, name="sd")
+
+
+def mail_from(inst, sender, **kw):
+	c = inst.client(**kw)
+	c.ehlo()
+	r = c.cmd("MAIL FROM:<%s>" % sender)
+	c.quit()
+	return r
+
+
+@pytest.mark.parametrize("sender", [
+	"a@example.org", "a@aonly.example.org", "a@aaaaonly.example.org",
+	"a@cname.example.org", "a@EXAMPLE.ORG"])
+def test_sender_domain_existing_accepted(sd, sender):
+	r = mail_from(sd, sender)
+	assert r.is_(250, "2.1.0"), r
+
+
+@pytest.mark.parametrize("sender", [
+	"hsgds8q@ajhdjdsasd.wqer", "a@empty.example.org", "a@no.such.example.org"])
+def test_sender_domain_not_found_550(sd, sender):
+	r = mail_from(sd, sender)
+	assert r.is_(550, "5.1.8"), r
+	assert r.text == "5.1.8 <%s>: Sender address rejected: Domain not found" % sender
+
+
+def test_sender_domain_null_mx_550(sd):
+	r = mail_from(sd, "a@nullmx.example.org")
+	assert r.is_(550, "5.1.8"), r
+	assert "domain does not accept mail (null MX)" in r.text, r
+
+
+@pytest.mark.parametrize("sender", ["a@broken.example.org", "a@slow.example.org"])
+def test_sender_domain_dns_failure_450(sd, sender):
+	t0 = time.monotonic()
+	r = mail_from(sd, sender)
+	assert r.is_(450, "4.4.3"), r
+	assert "Temporary DNS failure" in r.text, r
+	assert time.monotonic() - t0 < 10 * H.SLOW
+
+
+def test_sender_domain_verdict_logged(sd):
+	mail_from(sd, "a@nullmx.example.org")
+	assert "event=sender-domain from=<a@nullmx.example.org>" in sd.log()
+	assert "verdict=null-mx" in sd.log()
+
+
+def test_sender_domain_trusted_and_literal_skip_check(sd):
+	# 127.0.0.2 is in the harness's trusted_networks.
+	r = mail_from(sd, "x@ajhdjdsasd.wqer", source="127.0.0.2")
+	assert r.is_(250), r
+	r = mail_from(sd, "x@[192.0.2.1]")
+	assert r.is_(250), r
+
+
+def test_sender_domain_null_sender_not_checked(sd):
+	r = mail_from(sd, "")
+	assert r.is_(250), r
+
+
+def test_sender_domain_pipelined_commands_wait_for_mail_reply(sd):
+	"""RFC 2920: the replies come in order; RCPT after a refused MAIL is
+	503, and nothing behind MAIL is read before MAIL is answered."""
+	c = sd.client()
+	c.ehlo()
+	c.send("MAIL FROM:<a@ajhdjdsasd.wqer>\r\nRCPT TO:<alice@example.test>\r\n"
+	    "NOOP\r\nMAIL FROM:<b@example.org>\r\nRCPT TO:<alice@example.test>\r\n"
+	    "DATA\r\n")
+	codes = [c.reply().code for _ in range(6)]
+	assert codes == [550, 503, 250, 250, 250, 354], codes
+	mk = H.marker()
+	c.send(H.dot_stuff(H.simple_message(mk, sender="b@example.org")) + b".\r\n")
+	assert c.reply().code == 250
+	c.quit()
+	assert len(sd.find("alice@example.test", mk)) == 1
+
+
+def test_sender_domain_client_gone_during_lookup(sd):
+	"""The session ends while its look-up is pending: the answer must find
+	nothing (the sanitizer check after each test catches a use after free)."""
+	for _ in range(3):
+		c = sd.client()
+		c.ehlo()
+		c.send("MAIL FROM:<a@slow.example.org>\r\n")
+		c.close()
+	time.sleep(1.5)
+	r = mail_from(sd, "a@example.org")
+	assert r.is_(250), r
+
+
+def test_sender_domain_dns_server_down_450(make_instance):
+	sock, port = silent_udp_port()
+	try:
+		inst = make_instance({"dns_servers": "127.0.0.1:%d" % port,
+		    "dns_timeout": "1", "dns_retries": "0"})
+		r = mail_from(inst, "someone@example.org")
+		assert r.is_(450, "4.4.3"), r
+		assert "4.4.3 <someone@example.org>: Sender address rejected: " \
+		    "Temporary DNS failure, try again later" == r.text
+	finally:
+		sock.close()
+
+
+def test_sender_domain_authenticated_not_checked(make_instance):
+	"""A logged-in submitter's sender is checked against the account, not
+	the DNS: even with DNS down, submission works."""
+	sock, port = silent_udp_port()
+	try:
+		inst = make_instance({"dns_servers": "127.0.0.1:%d" % port,
+		    "dns_timeout": "1", "dns_retries": "0"})
+		c = inst.client("submission")
+		c.ehlo()
+		c.starttls()
+		c.ehlo()
+		r = c.auth_plain("alice@example.test", H.USERS["alice@example.test"])
+		assert r.code == 235, r
+		r = c.cmd("MAIL FROM:<alice@example.test>")
+		assert r.is_(250), r
+		c.quit()
+	finally:
+		sock.close()
