@@ -37,6 +37,14 @@ int	cli_init(const struct config *cfg, int argc, char **argv);
 int	cli_check(const struct config *cfg, int argc, char **argv);
 
 /*
+ * `sealpost spf [--dns LIST] IP SENDER [HELO]`: the SPF check_host()
+ * result for a client address and sender ("" = the null path, checked as
+ * postmaster@HELO), with its reasoning. Exit 0 whatever the result, 1 if
+ * it could not be computed.
+ */
+int	cli_spf(const struct config *cfg, int argc, char **argv);
+
+/*
  * Accounts and aliases live on another branch until it is merged; the table
  * picks them up as soon as their header exists.
  */
@@ -56,6 +64,8 @@ static const struct cli_command cli_commands[] = {
 	{ "check", "",
 	    "check the configuration, certificate pair and data_dir", 0,
 	    cli_check },
+	{ "spf", "[--dns IP[:PORT],...] IP SENDER [HELO]",
+	    "evaluate the SPF policy for a client and sender", 0, cli_spf },
 #ifdef CLI_HAVE_AUTH
 	{ "user", "ACTION ...", "manage accounts (sealpost user --help)", 0,
 	    cli_user },

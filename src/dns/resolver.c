@@ -540,6 +540,12 @@ resolver_new_servers(struct event_base *base, const char *list,
 	return resolver_create(base, srv, n, timeout_ms, retries, err);
 }
 
+struct event_base *
+resolver_base(const struct resolver *r)
+{
+	return r->base;
+}
+
 void
 resolver_free(struct resolver **rp)
 {

@@ -104,6 +104,9 @@ void		 dns_query_cancel(struct dns_query **qp);
 int		 dns_reverse_name(int family, const unsigned char *addr,
 		    char *out, size_t outsz);
 
+/* The loop the resolver runs on (for callers that must defer work). */
+struct event_base	*resolver_base(const struct resolver *);
+
 const char	*dns_status_name(enum dns_status);
 const char	*dns_type_name(enum dns_type);
 

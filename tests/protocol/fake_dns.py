@@ -122,7 +122,8 @@ class Zone:
 			if rrs is None:
 				return (3 if not answers else 0), answers
 			flags = [t for t, _ in rrs if t in ("TIMEOUT", "SERVFAIL", "REFUSED")]
-			if "TIMEOUT" in flags:
+			have = [v for t, v in rrs if TYPES.get(t) == qtype and v != "NONE"]
+			if "TIMEOUT" in flags and not have:
 				return None
 			if "SERVFAIL" in flags:
 				return 2, []
@@ -133,9 +134,8 @@ class Zone:
 				answers.append((name, T_CNAME, rdata(T_CNAME, cname[0])))
 				name = cname[0].lower().rstrip(".")
 				continue
-			for t, v in rrs:
-				if TYPES.get(t) == qtype:
-					answers.append((name, qtype, rdata(qtype, v)))
+			for v in have:
+				answers.append((name, qtype, rdata(qtype, v)))
 			return 0, answers
 		return 2, answers
 
