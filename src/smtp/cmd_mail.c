@@ -4,16 +4,20 @@
  * trusted_networks may claim a local domain without authenticating (the
  * founding document's spoofing walkthrough), and the sender's domain must
  * exist in the DNS: it needs an MX, or failing that an A or AAAA record
- * (RFC 5321 5.1), and must not publish a null MX (RFC 7505). The DNS
- * look-ups pause the session (SM_WAIT, input not read), so pipelined
- * commands behind MAIL wait in the input buffer for its reply.
+ * (RFC 5321 5.1), and must not publish a null MX (RFC 7505); then its
+ * SPF policy (RFC 7208) is checked for the client's address, with the HELO
+ * name as the identity for the null path. The DNS look-ups pause the
+ * session (SM_WAIT, input not read), so pipelined commands behind MAIL
+ * wait in the input buffer for its reply.
  */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/userdb.h"
 #include "core/config.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 #include "dns/resolver.h"
 #include "net/conn.h"
@@ -26,6 +30,7 @@ struct smtp_mail_check {
 	struct smtp_mail_args	 m;
 	char			 sender[ADDR_FORMAT_MAX];
 	struct dns_query	*q[2];		/* MX, or A and AAAA */
+	struct spf_check	*spf;
 	enum dns_status		 mx, a, aaaa;
 	unsigned		 waiting;	/* answers still to come */
 };
@@ -55,12 +60,18 @@ mail_sender_allowed(struct smtp_session *s, const struct smtp_mail_args *m,
 	return true;
 }
 
-/* Opens the transaction and says 250. */
+/* Opens the transaction and says 250; spf is NULL when not checked. */
 static void
 mail_accept(struct smtp_session *s, const struct smtp_mail_args *m,
-    const char *sender)
+    const char *sender, const enum spf_result *spf)
 {
 	struct smtp_txn *t = xcalloc(1, sizeof(*t));
+
+	if (spf != NULL) {
+		t->spf_checked = true;
+		t->spf = *spf;
+		t->spf_is_helo = m->from.is_null;
+	}
 
 	t->sender = m->from;
 	snprintf(t->sender_text, sizeof(t->sender_text), "%s", sender);
@@ -84,20 +95,19 @@ domain_is_ascii(const char *d)
 }
 
 /*
- * Outsiders on the MX port are checked; a logged-in or trusted client
- * vouches for its senders, and the null path has no domain. An address
- * literal names no domain to look up. A UTF-8 domain would have to be
+ * Whether the sender's domain is looked up (for an outsider: see the
+ * caller). The null path has no domain, and an address literal names
+ * none to look up. A UTF-8 domain would have to be
  * converted to A-labels (IDNA) first, which we cannot do yet: it is
  * passed unchecked (docs/authenticity.md says so).
  */
 static bool
-mail_needs_dns_check(const struct smtp_session *s,
+mail_needs_domain_check(const struct smtp_session *s,
     const struct smtp_mail_args *m)
 {
 	const char *d = m->from.domain;
 
-	if (s->login != NULL || s->is_trusted || m->from.is_null ||
-	    d[0] == '\0' || d[0] == '[')
+	if (m->from.is_null || d[0] == '\0' || d[0] == '[')
 		return false;
 	if (!domain_is_ascii(d)) {
 		smtp_log(s, "event=sender-domain domain=utf8 verdict=unchecked");
@@ -116,6 +126,7 @@ smtp_mail_check_cancel(struct smtp_session *s)
 	s->mail_check = NULL;
 	dns_query_cancel(&c->q[0]);
 	dns_query_cancel(&c->q[1]);
+	spf_check_cancel(&c->spf);
 	free(c);
 }
 
@@ -136,9 +147,7 @@ mail_check_finish(struct smtp_mail_check *c, unsigned code)
 	struct smtp_session *s = c->s;
 
 	s->current_verb = "MAIL";
-	if (code == 250)
-		mail_accept(s, &c->m, c->sender);
-	else if (code == 450)
+	if (code == 450)
 		smtp_reply(s, 450, "4.4.3", "<%s>: Sender address rejected: "
 		    "Temporary DNS failure, try again later", c->sender);
 	else if (c->mx == DNS_OK)
@@ -149,6 +158,71 @@ mail_check_finish(struct smtp_mail_check *c, unsigned code)
 		    "Domain not found", c->sender);
 	smtp_mail_check_cancel(s);
 	smtp_resume(s);
+}
+
+/*
+ * RFC 7208 8 and RFC 7372 3.2 (the 5.7.23 / 4.7.24 codes). A permerror
+ * is the domain owner's mistake in publishing, not evidence of forgery:
+ * the mail is accepted and the result recorded (docs/authenticity.md).
+ */
+static void
+mail_spf_cb(void *arg, const struct spf_verdict *v)
+{
+	struct smtp_mail_check *c = arg;
+	struct smtp_session *s = c->s;
+	char why[256];
+
+	c->spf = NULL;		/* the check frees itself after this call */
+	smtp_log(s, "event=spf identity=%s from=<%s> client=%s result=%s "
+	    "mechanism=\"%s\" reason=\"%s\"", c->m.from.is_null ? "helo" :
+	    "mailfrom", c->sender, s->peer_ip, spf_result_name(v->result),
+	    log_escape(why, sizeof(why), v->mechanism, strlen(v->mechanism)),
+	    v->reason);
+	s->current_verb = "MAIL";
+	if (v->result == SPF_FAIL) {
+		smtp_reply(s, 550, "5.7.23", "<%s>: Sender address rejected: "
+		    "SPF fail: %s", c->sender, v->explanation != NULL ?
+		    log_escape(why, sizeof(why), v->explanation,
+		    strlen(v->explanation)) :
+		    "the domain does not authorize this host to send its mail");
+	} else if (v->result == SPF_TEMPERROR) {
+		smtp_reply(s, 451, "4.7.24", "<%s>: Sender address rejected: "
+		    "SPF temporary error, try again later", c->sender);
+	} else {
+		mail_accept(s, &c->m, c->sender, &v->result);
+	}
+	smtp_mail_check_cancel(s);
+	smtp_resume(s);
+}
+
+/* Runs SPF for MAIL FROM, or for the HELO name when MAIL FROM is <>. */
+static void
+mail_spf_start(struct smtp_mail_check *c)
+{
+	struct smtp_session *s = c->s;
+	const struct sockaddr *sa = (const struct sockaddr *)&s->peer;
+	char identity[ADDR_FORMAT_MAX + 16];
+	const unsigned char *ip;
+
+	if (sa->sa_family == AF_INET)
+		ip = (const void *)&((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		ip = (const void *)&((const struct sockaddr_in6 *)
+		    (const void *)sa)->sin6_addr;
+	else {
+		mail_accept(s, &c->m, c->sender, NULL);
+		smtp_mail_check_cancel(s);
+		smtp_resume(s);
+		return;
+	}
+	if (c->m.from.is_null)
+		snprintf(identity, sizeof(identity), "postmaster@%s",
+		    s->helo != NULL ? s->helo : "");
+	else
+		snprintf(identity, sizeof(identity), "%s", c->sender);
+	c->spf = spf_check_start(s->svc->resolver, sa->sa_family, ip,
+	    identity, s->helo, s->svc->cfg->hostname, mail_spf_cb, c);
 }
 
 static void
@@ -168,7 +242,7 @@ mail_check_addr_cb(void *arg, const struct dns_result *r)
 	/* RFC 5321 5.1: without MX, the A/AAAA name is the implicit MX. */
 	if (c->a == DNS_OK || c->aaaa == DNS_OK) {
 		mail_check_log(c, "ok");
-		mail_check_finish(c, 250);
+		mail_spf_start(c);
 	} else if (c->mx == DNS_TEMPFAIL || c->a == DNS_TEMPFAIL ||
 	    c->aaaa == DNS_TEMPFAIL) {
 		mail_check_log(c, "tempfail");
@@ -201,7 +275,7 @@ mail_check_mx_cb(void *arg, const struct dns_result *r)
 			mail_check_finish(c, 550);
 		} else {
 			mail_check_log(c, "ok");
-			mail_check_finish(c, 250);
+			mail_spf_start(c);
 		}
 		return;
 	}
@@ -225,8 +299,11 @@ mail_check_start(struct smtp_session *s, const struct smtp_mail_args *m,
 	s->mail_check = c;
 	s->mode = SM_WAIT;
 	conn_pause(s->conn);
-	c->q[0] = resolver_query(s->svc->resolver, m->from.domain, DNS_MX,
-	    mail_check_mx_cb, c);
+	if (mail_needs_domain_check(s, m))
+		c->q[0] = resolver_query(s->svc->resolver, m->from.domain,
+		    DNS_MX, mail_check_mx_cb, c);
+	else
+		mail_spf_start(c);
 	return CMD_ASYNC;
 }
 
@@ -265,8 +342,9 @@ smtp_cmd_mail(struct smtp_session *s, struct str_view args)
 	if (!mail_sender_allowed(s, &m, sender))
 		return CMD_DONE;
 
-	if (mail_needs_dns_check(s, &m))
+	/* A logged-in or trusted client vouches for its senders. */
+	if (s->login == NULL && !s->is_trusted)
 		return mail_check_start(s, &m, sender);
-	mail_accept(s, &m, sender);
+	mail_accept(s, &m, sender, NULL);
 	return CMD_DONE;
 }
