@@ -1,7 +1,9 @@
-"""MAIL FROM sender-domain check (issue 4, docs/authenticity.md): a sender
+"""MAIL FROM sender checks (issue 4, docs/authenticity.md): a sender
 domain must have an MX, or else an A or AAAA record; a null MX (RFC 7505)
 or a domain that does not exist is 550 5.1.8; DNS trouble is 450 4.4.3,
-never 250. The DNS answers come from tests/protocol/fake_dns.py."""
+never 250. Then SPF (RFC 7208): fail is 550 5.7.23, temperror 451 4.7.24,
+the rest is accepted and recorded in Authentication-Results. The DNS
+answers come from tests/protocol/fake_dns.py."""
 
 import time
 
@@ -20,6 +22,17 @@ ZONE = {
 	"broken.example.org": ["SERVFAIL"],
 	"slow.example.org": ["TIMEOUT"],
 	"cname.example.org": [{"CNAME": "aonly.example.org"}],
+	# SPF
+	"forged.example.org": [{"MX": [10, "mx.example.org"]},
+	    {"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
+	"spfpass.example.org": [{"MX": [10, "mx.example.org"]},
+	    {"TXT": "v=spf1 ip4:127.0.0.0/8 -all"}],
+	"spfsoft.example.org": [{"A": "192.0.2.9"}, {"TXT": "v=spf1 ~all"}],
+	"spfperm.example.org": [{"A": "192.0.2.9"}, {"TXT": "v=spf1 frob:x -all"}],
+	"spftemp.example.org": [{"A": "192.0.2.9"},
+	    {"TXT": "v=spf1 include:slow.example.org -all"}],
+	"helo.example.org": [{"A": "127.0.0.1"}, {"TXT": "v=spf1 a -all"}],
+	"badhelo.example.org": [{"A": "127.0.0.1"}, {"TXT": "v=spf1 -all"}],
 }
 
 
@@ -155,3 +168,85 @@ def test_sender_domain_authenticated_not_checked(make_instance):
 		c.quit()
 	finally:
 		sock.close()
+
+
+def deliver(inst, sender, helo="client.example.org"):
+	"""Sends one message from sender to alice; returns (MAIL reply, stored
+	message or None)."""
+	mk = H.marker()
+	c = inst.client()
+	c.ehlo(helo)
+	r = c.cmd("MAIL FROM:<%s>" % sender)
+	if r.code != 250:
+		c.quit()
+		return r, None
+	assert c.cmd("RCPT TO:<alice@example.test>").code == 250
+	assert c.cmd("DATA").code == 354
+	c.send(H.dot_stuff(H.simple_message(mk, sender=sender or "x@example.org")) + b".\r\n")
+	assert c.reply().code == 250
+	c.quit()
+	got = inst.find("alice@example.test", mk)
+	assert len(got) == 1
+	return r, got[0]
+
+
+def auth_results(msg):
+	return H.header_fields(msg).get("authentication-results", [])
+
+
+def test_spf_forged_sender_fail_550(sd):
+	"""The domain publishes -all for everyone but 192.0.2.0/24."""
+	r, _ = deliver(sd, "ceo@forged.example.org")
+	assert r.is_(550, "5.7.23"), r
+	assert "SPF fail" in r.text, r
+	assert "event=spf identity=mailfrom from=<ceo@forged.example.org>" in sd.log()
+	assert "result=fail" in sd.log()
+
+
+def test_spf_pass_recorded_in_header(sd):
+	r, msg = deliver(sd, "someone@spfpass.example.org")
+	assert r.is_(250), r
+	ar = auth_results(msg)
+	assert ar == ["%s; spf=pass smtp.mailfrom=someone@spfpass.example.org"
+	    % H.HOSTNAME], ar
+	# One header, among the trace fields the server added.
+	trace, _ = H.split_trace(msg)
+	assert sum(1 for t in trace if t.lower().startswith(b"authentication-results:")) == 1
+
+
+@pytest.mark.parametrize("sender,result", [
+	("a@spfsoft.example.org", "softfail"),
+	("a@spfperm.example.org", "permerror"),
+	("a@aonly.example.org", "none"),
+])
+def test_spf_accepted_results_recorded(sd, sender, result):
+	r, msg = deliver(sd, sender)
+	assert r.is_(250), r
+	assert auth_results(msg) == ["%s; spf=%s smtp.mailfrom=%s" % (
+	    H.HOSTNAME, result, sender)]
+
+
+def test_spf_temperror_451(sd):
+	r, _ = deliver(sd, "a@spftemp.example.org")
+	assert r.is_(451, "4.7.24"), r
+
+
+def test_spf_null_sender_checks_helo(sd):
+	r, msg = deliver(sd, "", helo="helo.example.org")
+	assert r.is_(250), r
+	assert auth_results(msg) == ["%s; spf=pass smtp.helo=helo.example.org"
+	    % H.HOSTNAME]
+	r, _ = deliver(sd, "", helo="badhelo.example.org")
+	assert r.is_(550, "5.7.23"), r
+
+
+def test_spf_not_checked_for_trusted_clients(sd):
+	mk = H.marker()
+	c = sd.client(source="127.0.0.2")
+	c.ehlo()
+	r = c.mail_message("ceo@forged.example.org", ["alice@example.test"],
+	    H.simple_message(mk))
+	assert r.code == 250, r
+	c.quit()
+	got = sd.find("alice@example.test", mk)
+	assert len(got) == 1 and auth_results(got[0]) == []
