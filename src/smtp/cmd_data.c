@@ -43,6 +43,28 @@ data_write(struct smtp_session *s, const char *p, size_t len)
 }
 
 static void
+data_write_cb(void *arg, const char *p, size_t len)
+{
+	data_write(arg, p, len);
+}
+
+/*
+ * Message octets from the client. RFC 8601 5: Authentication-Results
+ * fields from outside our trust boundary are removed, so that nobody can
+ * forge our verdicts (ours is added with the trace fields).
+ */
+static void
+data_write_message(struct smtp_session *s, const char *p, size_t len)
+{
+	struct smtp_txn *t = s->txn;
+
+	if (!t->strip_authres || t->authres.done)
+		data_write(s, p, len);
+	else
+		authres_filter_feed(&t->authres, p, len, data_write_cb, s);
+}
+
+static void
 data_add_submission_headers(struct smtp_session *s)
 {
 	struct smtp_txn *t = s->txn;
@@ -66,15 +88,15 @@ data_sink(void *arg, const char *p, size_t len)
 	size_t split = smtp_header_feed(&t->header, p, len);
 
 	if (split == SMTP_HEADER_MORE || t->headers_added) {
-		data_write(s, p, len);
+		data_write_message(s, p, len);
 		return;
 	}
-	data_write(s, p, split);
+	data_write_message(s, p, split);
 	data_add_submission_headers(s);
 	/* Fields added before a body with no header section need its end. */
 	if (smtp_is_submission(s) && !t->header.has_header_section)
 		data_write(s, "\r\n", 2);
-	data_write(s, p + split, len - split);
+	data_write_message(s, p + split, len - split);
 }
 
 /* Opens the spool and writes the trace fields; false after a 4xx reply. */
@@ -107,6 +129,8 @@ data_start(struct smtp_session *s)
 	buf_cleanup(&trace);
 	smtp_data_init(&t->data, mode, cfg->max_message_size, data_sink, s);
 	smtp_header_init(&t->header);
+	authres_filter_init(&t->authres);
+	t->strip_authres = !s->is_trusted;
 	conn_set_timeout(s->conn, cfg->timeout_data_block);
 	return true;
 }
@@ -231,6 +255,11 @@ data_finish(struct smtp_session *s)
 	struct smtp_txn *t = s->txn;
 	struct commit_job *job;
 
+	if (t->strip_authres)
+		authres_filter_finish(&t->authres, data_write_cb, s);
+	if (t->authres.removed > 0)
+		smtp_log(s, "event=authres-removed fields=%u",
+		    t->authres.removed);
 	smtp_header_finish(&t->header);
 	if (!t->headers_added) {
 		if (t->header.unterminated)

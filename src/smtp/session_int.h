@@ -14,6 +14,7 @@
 #include "core/str.h"
 #include "core/strlist.h"
 #include "net/service.h"
+#include "policy/authres.h"
 #include "policy/spf.h"
 #include "smtp/data.h"
 #include "smtp/header.h"
@@ -76,6 +77,8 @@ struct smtp_txn {
 	bool			 headers_added;	/* Message-ID/Date insertion done */
 	bool			 write_failed;	/* spool write error: 4xx at end */
 	char			 write_error[160];
+	struct authres_filter	 authres;	/* strips incoming A-R fields */
+	bool			 strip_authres;	/* sender outside our boundary */
 	bool			 spf_checked;	/* for Authentication-Results */
 	bool			 spf_is_helo;	/* identity: HELO (null sender) */
 	enum spf_result		 spf;

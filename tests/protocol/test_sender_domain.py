@@ -250,3 +250,41 @@ def test_spf_not_checked_for_trusted_clients(sd):
 	c.quit()
 	got = sd.find("alice@example.test", mk)
 	assert len(got) == 1 and auth_results(got[0]) == []
+
+
+def test_forged_authentication_results_removed(sd):
+	"""RFC 8601 5: a sender cannot forge our verdict; every incoming
+	Authentication-Results field of an outsider's message is removed, in
+	the header section only, folded lines included."""
+	mk = H.marker()
+	forged = ("Authentication-Results: %s; spf=pass\r\n\tsmtp.mailfrom=ceo@forged.example.org\r\n"
+	    "authentication-results : %s; dkim=pass\r\n" % (H.HOSTNAME, H.HOSTNAME))
+	body = "Hello %s\r\nAuthentication-Results: in the body stays\r\n" % mk
+	c = sd.client()
+	c.ehlo()
+	r = c.mail_message("a@spfsoft.example.org", ["alice@example.test"],
+	    H.simple_message(mk, sender="a@spfsoft.example.org",
+	    extra_headers=forged, body=body))
+	assert r.code == 250, r
+	c.quit()
+	got = sd.find("alice@example.test", mk)
+	assert len(got) == 1
+	assert auth_results(got[0]) == ["%s; spf=softfail smtp.mailfrom="
+	    "a@spfsoft.example.org" % H.HOSTNAME], got[0]
+	assert b"smtp.mailfrom=ceo@forged" not in got[0]
+	assert b"\r\n\r\nHello %s\r\nAuthentication-Results: in the body stays\r\n" \
+	    % mk.encode() in got[0]
+	assert "event=authres-removed fields=2" in sd.log()
+
+
+def test_trusted_relay_authentication_results_kept(sd):
+	mk = H.marker()
+	c = sd.client(source="127.0.0.2")
+	c.ehlo()
+	r = c.mail_message("a@example.org", ["alice@example.test"],
+	    H.simple_message(mk, extra_headers="Authentication-Results: "
+	    "filter.example.test; dkim=pass\r\n"))
+	assert r.code == 250, r
+	c.quit()
+	got = sd.find("alice@example.test", mk)
+	assert auth_results(got[0]) == ["filter.example.test; dkim=pass"]
