@@ -22,18 +22,40 @@ struct cli_spf {
 	enum spf_result		 result;
 };
 
+/* Control octets and 8-bit from DNS data as \xNN, the rest as is. */
+static const char *
+cli_spf_clean(char *out, size_t outsz, const char *in)
+{
+	size_t o = 0;
+
+	for (; *in != '\0' && o + 5 < outsz; in++) {
+		unsigned char c = (unsigned char)*in;
+
+		if (c >= 0x20 && c < 0x7f)
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, outsz - o, "\\x%02x", c);
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void
 cli_spf_done(void *arg, const struct spf_verdict *v)
 {
 	struct cli_spf *st = arg;
+	char text[4096];
 
 	st->done = true;
 	st->result = v->result;
+	/* What DNS records say is escaped before it reaches a terminal. */
 	printf("%s\n", spf_result_name(v->result));
-	printf("mechanism: %s\n", v->mechanism);
+	printf("mechanism: %s\n", cli_spf_clean(text, sizeof(text),
+	    v->mechanism));
 	if (v->explanation != NULL)
-		printf("explanation: %s\n", v->explanation);
-	printf("reason: %s\n", v->reason);
+		printf("explanation: %s\n", cli_spf_clean(text, sizeof(text),
+		    v->explanation));
+	printf("reason: %s\n", cli_spf_clean(text, sizeof(text), v->reason));
 	event_base_loopbreak(st->base);
 }
 

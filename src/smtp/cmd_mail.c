@@ -170,14 +170,15 @@ mail_spf_cb(void *arg, const struct spf_verdict *v)
 {
 	struct smtp_mail_check *c = arg;
 	struct smtp_session *s = c->s;
-	char why[256];
+	char why[256], reason[512];
 
 	c->spf = NULL;		/* the check frees itself after this call */
+	/* Record text comes from the sender's DNS: escaped for the log. */
 	smtp_log(s, "event=spf identity=%s from=<%s> client=%s result=%s "
 	    "mechanism=\"%s\" reason=\"%s\"", c->m.from.is_null ? "helo" :
 	    "mailfrom", c->sender, s->peer_ip, spf_result_name(v->result),
 	    log_escape(why, sizeof(why), v->mechanism, strlen(v->mechanism)),
-	    v->reason);
+	    log_escape(reason, sizeof(reason), v->reason, strlen(v->reason)));
 	s->current_verb = "MAIL";
 	if (v->result == SPF_FAIL) {
 		smtp_reply(s, 550, "5.7.23", "<%s>: Sender address rejected: "
