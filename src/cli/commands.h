@@ -43,6 +43,12 @@ int	cli_check(const struct config *cfg, int argc, char **argv);
  * it could not be computed.
  */
 int	cli_spf(const struct config *cfg, int argc, char **argv);
+/*
+ * `sealpost dns [DOMAIN]`: prints the records to publish (MX, SPF, DMARC,
+ * RFC 6186 SRV) for every local domain or the one given. 1 if DOMAIN is
+ * not local.
+ */
+int	cli_dns(const struct config *cfg, int argc, char **argv);
 
 /*
  * Accounts and aliases live on another branch until it is merged; the table
@@ -66,6 +72,7 @@ static const struct cli_command cli_commands[] = {
 	    cli_check },
 	{ "spf", "[--dns IP[:PORT],...] IP SENDER [HELO]",
 	    "evaluate the SPF policy for a client and sender", 0, cli_spf },
+	{ "dns", "[DOMAIN]", "print the DNS records to publish", 0, cli_dns },
 #ifdef CLI_HAVE_AUTH
 	{ "user", "ACTION ...", "manage accounts (sealpost user --help)", 0,
 	    cli_user },
