@@ -89,6 +89,9 @@ static const struct key_def keys[] = {
 	{ "log_level",		K_LOG_LEVEL,	F(log_level), 0, 0 },
 	{ "dns_timeout",	K_DURATION,	F(dns_timeout), 1, 300 },
 	{ "dns_retries",	K_UINT,		F(dns_retries), 0, 10 },
+	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
+	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
+	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -218,6 +221,9 @@ config_defaults(struct config *cfg)
 	defaults_dns(cfg);
 	cfg->dns_timeout = 5;
 	cfg->dns_retries = 2;
+	cfg->sender_domain_check = true;
+	cfg->spf_reject_fail = true;
+	cfg->spf_reject_permerror = false;
 	cfg->bare_newline = BARE_NEWLINE_REJECT;
 	/* RFC 5321 4.5.3.2.7 (server timeout: 5 minutes) and 4.5.3.2.5
 	 * (data block: 3 minutes). */

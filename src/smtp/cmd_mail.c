@@ -107,7 +107,8 @@ mail_needs_domain_check(const struct smtp_session *s,
 {
 	const char *d = m->from.domain;
 
-	if (m->from.is_null || d[0] == '\0' || d[0] == '[')
+	if (!s->svc->cfg->sender_domain_check || m->from.is_null ||
+	    d[0] == '\0' || d[0] == '[')
 		return false;
 	if (!domain_is_ascii(d)) {
 		smtp_log(s, "event=sender-domain domain=utf8 verdict=unchecked");
@@ -163,7 +164,8 @@ mail_check_finish(struct smtp_mail_check *c, unsigned code)
 /*
  * RFC 7208 8 and RFC 7372 3.2 (the 5.7.23 / 4.7.24 codes). A permerror
  * is the domain owner's mistake in publishing, not evidence of forgery:
- * the mail is accepted and the result recorded (docs/authenticity.md).
+ * by default the mail is accepted and the result recorded
+ * (spf_reject_permerror; docs/authenticity.md).
  */
 static void
 mail_spf_cb(void *arg, const struct spf_verdict *v)
@@ -180,7 +182,7 @@ mail_spf_cb(void *arg, const struct spf_verdict *v)
 	    log_escape(why, sizeof(why), v->mechanism, strlen(v->mechanism)),
 	    log_escape(reason, sizeof(reason), v->reason, strlen(v->reason)));
 	s->current_verb = "MAIL";
-	if (v->result == SPF_FAIL) {
+	if (v->result == SPF_FAIL && s->svc->cfg->spf_reject_fail) {
 		smtp_reply(s, 550, "5.7.23", "<%s>: Sender address rejected: "
 		    "SPF fail: %s", c->sender, v->explanation != NULL ?
 		    log_escape(why, sizeof(why), v->explanation,
@@ -189,6 +191,11 @@ mail_spf_cb(void *arg, const struct spf_verdict *v)
 	} else if (v->result == SPF_TEMPERROR) {
 		smtp_reply(s, 451, "4.7.24", "<%s>: Sender address rejected: "
 		    "SPF temporary error, try again later", c->sender);
+	} else if (v->result == SPF_PERMERROR &&
+	    s->svc->cfg->spf_reject_permerror) {
+		smtp_reply(s, 550, "5.7.24", "<%s>: Sender address rejected: "
+		    "SPF permanent error: the domain's SPF record is invalid",
+		    c->sender);
 	} else {
 		mail_accept(s, &c->m, c->sender, &v->result);
 	}

@@ -288,3 +288,22 @@ def test_trusted_relay_authentication_results_kept(sd):
 	c.quit()
 	got = sd.find("alice@example.test", mk)
 	assert auth_results(got[0]) == ["filter.example.test; dkim=pass"]
+
+
+def test_sender_policy_knobs(make_instance, fake):
+	"""spf_reject_fail = no records a fail instead of refusing it;
+	spf_reject_permerror = yes refuses a broken record with 5.7.24;
+	sender_domain_check = no lets an unknown domain through (SPF none)."""
+	inst = make_instance({"dns_servers": "127.0.0.1:%d" % fake.port,
+	    "dns_timeout": "1", "dns_retries": "0", "spf_reject_fail": "no",
+	    "spf_reject_permerror": "yes", "sender_domain_check": "no"})
+	r, msg = deliver(inst, "ceo@forged.example.org")
+	assert r.is_(250), r
+	assert auth_results(msg) == ["%s; spf=fail smtp.mailfrom="
+	    "ceo@forged.example.org" % H.HOSTNAME]
+	r, _ = deliver(inst, "a@spfperm.example.org")
+	assert r.is_(550, "5.7.24"), r
+	r, msg = deliver(inst, "hsgds8q@ajhdjdsasd.wqer")
+	assert r.is_(250), r
+	assert auth_results(msg) == ["%s; spf=none smtp.mailfrom="
+	    "hsgds8q@ajhdjdsasd.wqer" % H.HOSTNAME]

@@ -120,7 +120,10 @@ static const char every_key[] =
     "pop3_require_tls = no\n"
     "log_level = debug\n"
     "dns_timeout = 3s\n"
-    "dns_retries = 0\n";
+    "dns_retries = 0\n"
+    "sender_domain_check = no\n"
+    "spf_reject_fail = off\n"
+    "spf_reject_permerror = yes\n";
 
 static void
 test_config_every_key_parsed(void **state)
@@ -178,8 +181,11 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	assert_int_equal(c.dns_timeout, 3);
 	assert_int_equal(c.dns_retries, 0);
+	assert_false(c.sender_domain_check);
+	assert_false(c.spf_reject_fail);
+	assert_true(c.spf_reject_permerror);
 	/* every_key sets each key once, on the line of its table index. */
-	assert_int_equal(config_key_count(), 32);
+	assert_int_equal(config_key_count(), 35);
 	for (size_t i = 0; i < config_key_count(); i++)
 		assert_int_equal(c.key_line[i], i + 1);
 	assert_null(config_key_name(config_key_count()));
