@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -364,6 +365,25 @@ master_free(struct master *m)
 	throttle_free(&m->throttle);
 }
 
+/*
+ * Every session holds a descriptor, and the usual soft limit (1024) would
+ * cap a worker far below max_sessions: accept() would fail with EMFILE
+ * while the configured limits still allow connections. The hard limit is
+ * what the administrator allows, so use all of it; workers inherit it.
+ */
+static void
+master_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("master event=rlimit-nofile-failed error=\"%s\"",
+		    strerror(errno));
+}
+
 static int
 master_stop(struct master *m)
 {
@@ -415,6 +435,7 @@ master_run(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	master_raise_nofile();
 
 	m.tls_ctx = master_load_tls(cfg);
 	if (cfg->tls_cert != NULL && m.tls_ctx == NULL)
