@@ -10,8 +10,6 @@ numbers. Figures are printed (run pytest with -s to see them) and
 recorded in docs/testing.md.
 """
 
-import os
-import resource
 import sys
 from pathlib import Path
 
@@ -20,17 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "protocol"))
 from sealpost_harness import (  # noqa: E402,F401
     dns_server, inst, make_instance, module_factory, sanitizer_check,
     sealpost_build)
-
-LONG = os.environ.get("SEALPOST_LONG") == "1"
-
-
-def raise_nofile():
-	"""Raises this process's descriptor soft limit to the hard limit
-	(sealpostd started from here inherits it too); returns the limit."""
-	soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-	if soft < hard:
-		resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-	return hard
+from rel_support import LONG  # noqa: E402
 
 
 def pytest_report_header(config):

@@ -1,9 +1,22 @@
 """Small helpers shared by the reliability tests."""
 
+import os
+import resource
 import socket
 import time
 
 import sealpost_harness as H
+
+LONG = os.environ.get("SEALPOST_LONG") == "1"
+
+
+def raise_nofile():
+	"""Raises this process's descriptor soft limit to the hard limit
+	(sealpostd started from here inherits it too); returns the limit."""
+	soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+	if soft < hard:
+		resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+	return hard
 
 
 def rss(inst):

@@ -12,8 +12,7 @@ import threading
 import time
 
 import sealpost_harness as H
-from conftest import LONG
-from rel_support import send_one, tokens_on_disk
+from rel_support import LONG, send_one, tokens_on_disk
 
 MESSAGES = 10000 if LONG else 300
 THREADS = 8
