@@ -7,8 +7,10 @@
  * Before every input alice@example.test's Maildir is reset to the same
  * three messages, so an input's DELE+QUIT cannot change what the next
  * input sees (reproducible crashes). The account's password is
- * FUZZ_PASSWORD; pop3_require_tls is off since no certificate is loaded.
- * The first byte is reserved (peer choice, bit 1 as in the SMTP target).
+ * FUZZ_PASSWORD. The first byte picks the service (bit 0: port 110, where
+ * every login needs TLS and STLS is offered but not followed, or 995 with
+ * implicit TLS, where USER/PASS and AUTH PLAIN work) and the peer (bit 2,
+ * as in the SMTP target).
  */
 #include "session_harness.h"
 
@@ -87,13 +89,15 @@ fuzz_reset_maildir(const struct fuzz_env *e)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	enum service_kind kind;
 	const char *peer;
 
 	if (size < 1)
 		return 0;
-	peer = (data[0] & 2) ? "127.0.0.2" : "192.0.2.7";
+	kind = (data[0] & 1) ? SERVICE_POP3S : SERVICE_POP3;
+	peer = (data[0] & 4) ? "127.0.0.2" : "192.0.2.7";
 	fuzz_reset_maildir(fuzz_env_get());
-	fuzz_run_session(pop3_session_start, SERVICE_POP3, peer, data + 1,
-	    size - 1);
+	fuzz_run_session(pop3_session_start, kind, kind == SERVICE_POP3S, peer,
+	    data + 1, size - 1);
 	return 0;
 }

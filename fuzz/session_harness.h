@@ -6,7 +6,10 @@
  * other end, reads and discards every reply, and once the session is
  * idle (waiting for input that will not come) half-closes it (EOF); the
  * event loop runs until the session has ended and the thread pool is
- * idle. Nothing touches the network.
+ * idle. Nothing touches the network. Sessions on implicit-TLS ports get
+ * a real handshake first (a self-signed certificate made at start, the
+ * harness as TLS client), so AUTH and the authenticated states are
+ * reachable; STARTTLS is offered but not followed.
  *
  * Process-wide (made on the first input, kept for the process's life, so
  * libFuzzer runs stay fast): the event loop, the thread pool, the config,
@@ -32,6 +35,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +57,8 @@
 #include "core/log.h"
 #include "net/service.h"
 #include "net/threadpool.h"
+#include "net/tls.h"
+#include "net/tls_cert.h"
 #include "store/store.h"
 
 #define FUZZ_DOMAIN	"example.test"
@@ -60,6 +66,7 @@
 
 struct fuzz_env {
 	char			 dir[64];
+	SSL_CTX			*client_tls;
 	struct config		 cfg;
 	struct service		 svc;
 	bool			 session_over;
@@ -72,6 +79,8 @@ struct fuzz_feed {
 	int		 fd;
 	bool		 writes_done;
 	struct event	*ev;
+	SSL		*ssl;		/* implicit TLS: the client side */
+	bool		 handshake_done;
 };
 
 static struct fuzz_env	*fuzz_env;
@@ -143,7 +152,7 @@ fuzz_env_config(struct fuzz_env *e)
 	    "max_message_size = 64k\n"
 	    "max_recipients = 8\n"
 	    "auth_max_failures = 1\n"
-	    "pop3_require_tls = no\n"
+	    "pop3_require_tls = yes\n"
 	    "timeout_command = 2\n"
 	    "timeout_data_block = 2\n"
 	    "timeout_tls_handshake = 1\n"
@@ -155,6 +164,37 @@ fuzz_env_config(struct fuzz_env *e)
 		fprintf(stderr, "fuzz harness: config rejected\n");
 		abort();
 	}
+}
+
+/*
+ * A self-signed certificate in the data_dir and the server context the
+ * worker would use: STARTTLS is then offered (and fails on the plaintext
+ * that follows), and implicit-TLS sessions get a real handshake.
+ */
+static inline void
+fuzz_env_tls(struct fuzz_env *e)
+{
+	char cert[128], key[128], err[256];
+	EVP_PKEY *pkey = NULL;
+	X509 *x509 = NULL;
+
+	snprintf(cert, sizeof(cert), "%s/cert.pem", e->dir);
+	snprintf(key, sizeof(key), "%s/key.pem", e->dir);
+	if (tls_cert_selfsigned(e->cfg.hostname, 30, &pkey, &x509, err,
+	    sizeof(err)) == -1 ||
+	    tls_cert_write_pem(pkey, x509, cert, key, err, sizeof(err)) == -1) {
+		fprintf(stderr, "fuzz harness: certificate: %s\n", err);
+		abort();
+	}
+	EVP_PKEY_free(pkey);
+	X509_free(x509);
+	e->svc.tls_ctx = tls_server_ctx_new(cert, key, err, sizeof(err));
+	e->client_tls = SSL_CTX_new(TLS_client_method());
+	if (e->svc.tls_ctx == NULL || e->client_tls == NULL) {
+		fprintf(stderr, "fuzz harness: tls contexts: %s\n", err);
+		abort();
+	}
+	SSL_CTX_set_verify(e->client_tls, SSL_VERIFY_NONE, NULL);
 }
 
 static inline struct fuzz_env *
@@ -177,6 +217,8 @@ fuzz_env_get(void)
 	if (mkdtemp(e->dir) == NULL)
 		fuzz_die("mkdtemp");
 	atexit(fuzz_env_cleanup);
+	/* As in a worker: a peer gone mid-write is an error, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
 	fuzz_env_config(e);
 	log_set_level(LOG_LVL_ERROR);
 	evthread_use_pthreads();
@@ -198,7 +240,77 @@ fuzz_env_get(void)
 		abort();
 	}
 	e->svc.session_ended = fuzz_session_ended;
+	fuzz_env_tls(e);
 	return e;
+}
+
+static inline void
+fuzz_echo(const char *p, size_t n)
+{
+	if (getenv("SEALPOST_FUZZ_ECHO") != NULL)
+		(void)fwrite(p, 1, n, stderr);
+}
+
+/* A TLS call that failed other than "try again later" ends the feed. */
+static inline bool
+fuzz_tls_retry(SSL *ssl, int rc)
+{
+	int err = SSL_get_error(ssl, rc);
+
+	return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE;
+}
+
+/* Returns true when the peer closed (or the connection failed). */
+static inline bool
+fuzz_feed_tls(struct fuzz_feed *f)
+{
+	char sink[16384];
+	int n;
+
+	if (!f->handshake_done) {
+		n = SSL_do_handshake(f->ssl);
+		if (n != 1) {
+			if (fuzz_tls_retry(f->ssl, n))
+				return false;
+			f->len = 0;
+			return true;
+		}
+		f->handshake_done = true;
+	}
+	while (f->len > 0) {
+		n = SSL_write(f->ssl, f->data, f->len > 16384 ? 16384 : (int)f->len);
+		if (n <= 0) {
+			if (!fuzz_tls_retry(f->ssl, n))
+				f->len = 0;
+			break;
+		}
+		f->data += n;
+		f->len -= (size_t)n;
+	}
+	while ((n = SSL_read(f->ssl, sink, sizeof(sink))) > 0)
+		fuzz_echo(sink, (size_t)n);
+	return !fuzz_tls_retry(f->ssl, n);
+}
+
+/* Plaintext: returns true when the peer closed. */
+static inline bool
+fuzz_feed_plain(struct fuzz_feed *f, short what)
+{
+	char sink[16384];
+	ssize_t n;
+
+	if ((what & EV_WRITE) && f->len > 0) {
+		n = write(f->fd, f->data, f->len);
+		if (n > 0) {
+			f->data += n;
+			f->len -= (size_t)n;
+		}
+	}
+	if (!(what & EV_READ))
+		return false;
+	while ((n = read(f->fd, sink, sizeof(sink))) > 0)
+		fuzz_echo(sink, (size_t)n);
+	return n == 0;
 }
 
 /* Writes what is left of the input and discards replies. */
@@ -206,16 +318,9 @@ static inline void
 fuzz_feed_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct fuzz_feed *f = arg;
-	char sink[16384];
+	bool closed;
 
-	if ((what & EV_WRITE) && f->len > 0) {
-		ssize_t n = write(fd, f->data, f->len);
-
-		if (n > 0) {
-			f->data += n;
-			f->len -= (size_t)n;
-		}
-	}
+	closed = f->ssl != NULL ? fuzz_feed_tls(f) : fuzz_feed_plain(f, what);
 	if (f->len == 0 && !f->writes_done) {
 		f->writes_done = true;
 		event_del(f->ev);
@@ -223,15 +328,8 @@ fuzz_feed_cb(evutil_socket_t fd, short what, void *arg)
 		    EV_READ | EV_PERSIST, fuzz_feed_cb, f);
 		event_add(f->ev, NULL);
 	}
-	if (what & EV_READ) {
-		ssize_t n;
-
-		while ((n = read(fd, sink, sizeof(sink))) > 0)
-			if (getenv("SEALPOST_FUZZ_ECHO") != NULL)
-				(void)fwrite(sink, 1, (size_t)n, stderr);
-		if (n == 0)
-			event_del(f->ev);	/* the session closed its end */
-	}
+	if (closed)
+		event_del(f->ev);	/* the session closed its end */
 }
 
 static inline size_t
@@ -252,6 +350,7 @@ fuzz_session_idle(const struct fuzz_feed *f, int session_fd)
 {
 	return f->writes_done && fuzz_unread(session_fd) == 0 &&
 	    fuzz_unread(f->fd) == 0 &&
+	    (f->ssl == NULL || SSL_pending(f->ssl) == 0) &&
 	    threadpool_pending(fuzz_env->svc.pool) == 0 &&
 	    event_base_get_num_events(fuzz_env->svc.base,
 	    EVENT_BASE_COUNT_ACTIVE) == 0;
@@ -262,14 +361,15 @@ typedef void	(*fuzz_start_fn)(struct service *, enum service_kind, int,
 
 /*
  * Runs one session of the given kind from a peer address (127.0.0.2 is a
- * trusted network, anything else an outsider) on the input bytes.
+ * trusted network, anything else an outsider) on the input bytes. With
+ * implicit_tls the harness is a TLS client and the bytes travel inside.
  */
 static inline void
 fuzz_run_session(fuzz_start_fn start, enum service_kind kind,
-    const char *peer_ip, const uint8_t *data, size_t size)
+    bool implicit_tls, const char *peer_ip, const uint8_t *data, size_t size)
 {
 	struct fuzz_env *e = fuzz_env_get();
-	struct fuzz_feed feed = { data, size, -1, false, NULL };
+	struct fuzz_feed feed = { data, size, -1, false, NULL, NULL, false };
 	struct sockaddr_in peer;
 	unsigned idle_rounds = 0;
 	bool shut = false;
@@ -286,6 +386,12 @@ fuzz_run_session(fuzz_start_fn start, enum service_kind kind,
 	(void)inet_pton(AF_INET, peer_ip, &peer.sin_addr);
 
 	feed.fd = sv[1];
+	if (implicit_tls) {
+		if ((feed.ssl = SSL_new(e->client_tls)) == NULL ||
+		    SSL_set_fd(feed.ssl, sv[1]) != 1)
+			fuzz_die("SSL_new");
+		SSL_set_connect_state(feed.ssl);
+	}
 	feed.ev = event_new(e->svc.base, sv[1], EV_READ | EV_WRITE | EV_PERSIST,
 	    fuzz_feed_cb, &feed);
 	event_add(feed.ev, NULL);
@@ -312,6 +418,8 @@ fuzz_run_session(fuzz_start_fn start, enum service_kind kind,
 		}
 	}
 	event_free(feed.ev);
+	if (feed.ssl != NULL)
+		SSL_free(feed.ssl);
 	close(sv[1]);
 	throttle_free(&e->svc.throttle);
 }
