@@ -22,8 +22,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const fuzz_messages[] = {
 	"From: <a@example.org>\r\nSubject: one\r\n\r\nFirst.\r\n",
-	"From: <b@example.org>\r\nSubject: two\r\n\r\nSecond\r\n.dotted\r\n"
-	    "line\r\n",
+	"From: <b@example.org>\r\nSubject: two\r\n\r\nSecond\r\n.dotted\r\nline\r\n",
 	"From: <c@example.org>\r\nSubject: three\r\n\r\nno final line end",
 };
 

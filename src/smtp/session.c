@@ -251,7 +251,13 @@ smtp_resume(struct smtp_session *s)
 static void
 smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 {
-	struct str_view cur = { line, len }, verb;
+	/*
+	 * verb starts empty: str_take_word() leaves it untouched when the
+	 * line is blank, starts with a space or its first word is too long,
+	 * and the web-client check below reads it (found by
+	 * fuzz_smtp_session).
+	 */
+	struct str_view cur = { line, len }, verb = { line, 0 };
 	const struct smtp_cmd *cmd = NULL;
 	size_t idx = 0;
 	enum cmd_rc rc;
