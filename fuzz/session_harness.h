@@ -397,10 +397,11 @@ fuzz_run_session(fuzz_start_fn start, enum service_kind kind,
 	start(&e->svc, kind, sv[0], (const struct sockaddr *)&peer,
 	    sizeof(peer));
 	/*
-	 * The input ends with a half-close only once the session is idle: a
-	 * close seen earlier would end the session before it has read what
-	 * is queued (conn.c ends a session at EOF). Three idle rounds in a
-	 * row, since callbacks a round schedules only run in the next one.
+	 * The input ends with a half-close only once the session is idle:
+	 * on a socketpair written in one go, an early EOF reached conn.c
+	 * (which ends the session at EOF) before the session had processed
+	 * the queued commands. Three idle rounds in a row, since callbacks
+	 * a round schedules only run in the next one.
 	 */
 	while (!e->session_over || threadpool_pending(e->svc.pool) > 0) {
 		bool wait = shut || threadpool_pending(e->svc.pool) > 0;

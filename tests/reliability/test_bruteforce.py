@@ -6,7 +6,6 @@ failure response times for existing and non-existing names, each
 attempt from a fresh address (so no throttling delay applies), is
 compared; only a loose bound is asserted (docs/testing.md)."""
 
-import poplib
 import socket
 import ssl
 import statistics
