@@ -21,6 +21,7 @@ class FakePeer:
 		    "8BITMIME"]
 		self.transactions = []
 		self.attempts = 0
+		self.delay = 0.0	# seconds before the reply to the final dot
 		self.port = H.free_port_base() + 25
 		self.loop = asyncio.new_event_loop()
 		self.ready = threading.Event()
@@ -77,6 +78,8 @@ class FakePeer:
 							break
 						data += l
 					t["data"] = data
+					if self.delay:
+						await asyncio.sleep(self.delay)
 					self.transactions.append(t)
 					await send(self.final_answer(n))
 					t = {"mail": None, "rcpts": [], "data": None}
