@@ -681,6 +681,10 @@ set_relay(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 		return each_item(pc, line, k, v, item_transport, NULL) > 0 ?
 		    -1 : 0;
 	}
+	if (k->kind == K_ROUTE && v.len == 0) {
+		cfg->has_relay_host = false;	/* empty: no smarthost */
+		return 0;
+	}
 	if (str_copy(text, sizeof(text), v) == -1 || v.len == 0) {
 		perr(pc, line, "%s: needs a value", k->name);
 		return -1;

@@ -266,7 +266,7 @@ static const struct {
 	{ "dns_servers = ns.example\n", "t.conf:1: dns_servers: bad address" },
 	{ "tls_outbound = always\n", "t.conf:1: tls_outbound: \"always\"" },
 	{ "relay_host = smtp.example:587\n", "relay_host: \"smtp.example:587\"" },
-	{ "relay_host =\n", "t.conf:1: relay_host: needs a value" },
+	{ "tls_outbound =\n", "t.conf:1: tls_outbound: needs a value" },
 	{ "transport = example.net\n", "transport: \"example.net\" is not" },
 	{ "transport = bad_d=[127.0.0.1]:25\n", "transport: \"bad_d\"" },
 	{ "transport = a.example=[127.0.0.1]:0\n", "is not a numeric" },
