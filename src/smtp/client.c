@@ -355,12 +355,17 @@ sc_enter(struct smtp_client *c, enum sc_state st)
 		sc_send(c, "DATA");
 		sc_set_timeout(c, cfg->timeout_relay_data);
 		break;
-	case SC_BODY:
-		sc_set_timeout(c, cfg->timeout_relay_data_block);
+	case SC_BODY: {
+		struct timeval tv = { (time_t)cfg->timeout_relay_data_block, 0 };
+
+		/* RFC 5321 4.5.3.2.5: each send must progress within the
+		 * data block time; the peer says nothing until the dot. */
+		bufferevent_set_timeouts(c->bev, NULL, &tv);
 		smtp_stuffer_init(&c->stuffer);
 		c->body_off = c->p.msg_offset;
 		sc_body_pump(c);
 		break;
+	}
 	case SC_DOT:
 		sc_set_timeout(c, cfg->timeout_relay_dot);
 		break;
