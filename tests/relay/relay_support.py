@@ -22,6 +22,8 @@ class FakePeer:
 		self.transactions = []
 		self.attempts = 0
 		self.delay = 0.0	# seconds before the reply to the final dot
+		self.stall_greeting = False	# accept, then say nothing
+		self.close_in_data = False	# hang up after the first data line
 		self.port = H.free_port_base() + 25
 		self.loop = asyncio.new_event_loop()
 		self.ready = threading.Event()
@@ -45,6 +47,9 @@ class FakePeer:
 			writer.write(line.encode() + b"\r\n")
 			await writer.drain()
 		try:
+			if self.stall_greeting:
+				await reader.read()	# until the client gives up
+				return
 			await send("220 fake.peer ESMTP")
 			while True:
 				line = await reader.readline()
@@ -77,6 +82,9 @@ class FakePeer:
 						if not l or l == b".\r\n":
 							break
 						data += l
+						if self.close_in_data:
+							writer.transport.abort()
+							return
 					t["data"] = data
 					if self.delay:
 						await asyncio.sleep(self.delay)

@@ -128,3 +128,38 @@ def test_relay_null_sender_is_never_bounced(make_instance):
 		assert a.log().count("event=double-bounce") == 1
 	finally:
 		peer.stop()
+
+
+def test_relay_stalled_greeting_times_out_and_defers(make_instance):
+	peer = FakePeer()
+	peer.stall_greeting = True
+	try:
+		a = relay_to(make_instance, peer, {"timeout_relay_greeting": "1",
+		    "queue_retry_schedule": "1h"})
+		mk = H.marker()
+		submit(a, [REMOTE], H.simple_message(mk, sender="alice@example.test",
+		    to=REMOTE))
+		assert wait_for(lambda: "event=deferred" in a.log(), 15), a.log_tail()
+		assert re.search(r"event=deferred to=<%s> .*reply=\"451 4\.4\.2 "
+		    r"timeout in state greeting\" retry=3600s" % REMOTE, a.log())
+		assert not queue_empty(a)
+	finally:
+		peer.stop()
+
+
+def test_relay_peer_closing_mid_data_defers_then_delivers(make_instance):
+	peer = FakePeer()
+	peer.close_in_data = True
+	try:
+		a = relay_to(make_instance, peer)
+		mk = H.marker()
+		submit(a, [REMOTE], H.simple_message(mk, sender="alice@example.test",
+		    to=REMOTE))
+		assert wait_for(lambda: "event=deferred" in a.log(), 15), a.log_tail()
+		assert "connection lost in state" in a.log()
+		peer.close_in_data = False
+		assert wait_for(lambda: queue_empty(a), 15), a.log_tail()
+		assert len(peer.transactions) == 1
+		assert mk.encode() in peer.transactions[0]["data"]
+	finally:
+		peer.stop()
