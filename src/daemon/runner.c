@@ -143,6 +143,14 @@ runner_bounce(struct runner *r, const struct queue_envelope *env,
 		.rcpt = br, .headers = headers,
 	};
 
+	/*
+	 * Accounts and aliases, to deliver bounces to local senders: opened
+	 * on the first bounce, as opening hashes a dummy password, CPU the
+	 * workers need more while the server starts.
+	 */
+	if (r->users == NULL &&
+	    (r->users = userdb_open(cfg->data_dir, &err)) == NULL)
+		log_warn("relay event=no-userdb error=\"%s\"", err);
 	headers[0] = '\0';
 	if ((fd = store_queue_message_open(r->store, env->id, &err)) != -1) {
 		b.headers_len = runner_read_headers(fd, runner_body_offset(fd),
@@ -156,13 +164,24 @@ runner_bounce(struct runner *r, const struct queue_envelope *env,
 	else
 		(void)snprintf(to, sizeof(to), "%s", env->sender);
 	b.to = to;
-	if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1)
+	if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1) {
 		log_error("relay qid=%s event=bounce-failed to=<%s> "
 		    "double=%s error=\"%s\"", env->id, to, dbl ? "yes" : "no",
 		    err);
-	else
-		log_info("relay qid=%s event=%s to=<%s> rcpts=%zu", env->id,
-		    dbl ? "double-bounce" : "bounce-sent", to, n);
+		if (dbl)
+			return;
+		/* Undeliverable bounce: the postmaster hears of it instead. */
+		dbl = 1;
+		(void)snprintf(to, sizeof(to), "postmaster@%s",
+		    cfg->n_domains > 0 ? cfg->domains[0] : cfg->hostname);
+		if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1) {
+			log_error("relay qid=%s event=bounce-failed to=<%s> "
+			    "double=yes error=\"%s\"", env->id, to, err);
+			return;
+		}
+	}
+	log_info("relay qid=%s event=%s to=<%s> rcpts=%zu", env->id,
+	    dbl ? "double-bounce" : "bounce-sent", to, n);
 }
 
 /*
@@ -183,7 +202,8 @@ runner_apply(struct runner *r, struct queue_envelope *env,
 
 	for (size_t i = 0; i < n; i++) {
 		struct queue_rcpt *q = NULL;
-		int code = res[i].code;
+		/* No answer at all is a temporary failure. */
+		int code = res[i].code != 0 ? res[i].code : 451;
 		char reply[QUEUE_ENV_MAX_REPLY];
 
 		for (size_t k = 0; k < env->n_rcpt && q == NULL; k++)
@@ -541,9 +561,6 @@ runner_main(const struct config *cfg)
 		fatal("event_base_new failed");
 	if ((r.store = store_open(cfg->data_dir, cfg->hostname, &err)) == NULL)
 		fatal("store in %s: %s", cfg->data_dir, err);
-	/* Accounts and aliases, to deliver bounces to local senders. */
-	if ((r.users = userdb_open(cfg->data_dir, &err)) == NULL)
-		log_warn("relay event=no-userdb error=\"%s\"", err);
 	r.tls_ctx = runner_tls_ctx(cfg);
 	r.scan_timer = evtimer_new(r.base, runner_scan_cb, &r);
 	r.sig_term = evsignal_new(r.base, SIGTERM, runner_signal_cb, &r);
