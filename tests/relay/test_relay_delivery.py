@@ -72,3 +72,19 @@ def test_relay_no_route_defers_with_reason(make_instance):
 	assert wait_for(lambda: "no route (DNS MX delivery not yet available)"
 	    in a.log(), 10), a.log_tail()
 	assert not queue_empty(a)
+
+
+def test_relay_tls_verify_refuses_self_signed_peer(make_instance):
+	"""tls_outbound = verify: B's self-signed certificate is not trusted,
+	so nothing is sent and the recipient is deferred (4.7.5)."""
+	a, b = make_pair(make_instance, {"tls_outbound": "verify",
+	    "queue_retry_schedule": "1h"})
+	mk = H.marker()
+	submit(a, [REMOTE], H.simple_message(mk, sender="alice@example.test",
+	    to=REMOTE))
+	assert wait_for(lambda: "event=deferred" in a.log(), 15), a.log_tail()
+	assert re.search(r"event=deferred to=<%s> .*reply=\"451 4\.7\.5 TLS with "
+	    r"127\.0\.0\.1:%d failed: [^\"]*certificate verify failed" % (
+	    re.escape(REMOTE), b.smtp), a.log()), a.log()[-2000:]
+	assert b.find(REMOTE, mk) == []
+	assert not queue_empty(a)
