@@ -5,6 +5,8 @@
  *   sealpost queue show ID       the envelope and the message's header section
  *   sealpost queue flush [ID]    every pending recipient due now
  *   sealpost queue delete ID     removes the entry (no bounce)
+ *   sealpost queue hold ID       keeps its pending recipients from delivery
+ *   sealpost queue release ID    makes held recipients due now
  *
  * Changes go through the store's atomic envelope save, so they are safe
  * while the queue runner works; the runner picks up a flush at its next
@@ -20,6 +22,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "daemon/runner.h"
 #include "daemon/worker.h"
 #include "store/store.h"
 
@@ -36,7 +39,9 @@ queue_usage(void)
 	    "usage: sealpost queue list\n"
 	    "       sealpost queue show ID\n"
 	    "       sealpost queue flush [ID]\n"
-	    "       sealpost queue delete ID\n");
+	    "       sealpost queue delete ID\n"
+	    "       sealpost queue hold ID\n"
+	    "       sealpost queue release ID\n");
 	return CLI_EXIT_USAGE;
 }
 
@@ -48,6 +53,10 @@ queue_time(uint64_t t, char *out, size_t outsz)
 
 	if (t == 0) {
 		(void)snprintf(out, outsz, "now");
+		return;
+	}
+	if (t >= RUNNER_NEXT_TRY_HELD) {
+		(void)snprintf(out, outsz, "held");
 		return;
 	}
 	gmtime_r(&tt, &tm);
@@ -83,7 +92,9 @@ struct list_ctx {
 	struct store	*st;
 	size_t		 n;
 	const char	*only;		/* flush: one id, or NULL for all */
-	bool		 flush;
+	bool		 flush;		/* flush, hold or release: rewrite */
+	uint64_t	 next_try;	/* what a rewrite sets */
+	bool		 keep_held;	/* flush leaves held recipients */
 	int		 rc;
 };
 
@@ -105,9 +116,14 @@ queue_each(const char *id, void *arg)
 	if (!lc->flush)
 		queue_print(&env);
 	else {
-		for (size_t i = 0; i < env.n_rcpt; i++)
-			if (env.rcpt[i].state == QUEUE_RCPT_PENDING)
-				env.rcpt[i].next_try = 0;
+		for (size_t i = 0; i < env.n_rcpt; i++) {
+			struct queue_rcpt *q = &env.rcpt[i];
+
+			if (q->state != QUEUE_RCPT_PENDING || (lc->keep_held &&
+			    q->next_try >= RUNNER_NEXT_TRY_HELD))
+				continue;
+			q->next_try = lc->next_try;
+		}
 		if (store_queue_envelope_save(lc->st, &env, &err) == -1) {
 			fprintf(stderr, "sealpost: %s\n", err);
 			lc->rc = CLI_EXIT_FAIL;
@@ -157,9 +173,12 @@ cli_queue(const struct config *cfg, int argc, char **argv)
 	const char *err = NULL;
 	int rc = CLI_EXIT_OK;
 
+	bool one_id = argc >= 2 && (strcmp(argv[1], "show") == 0 ||
+	    strcmp(argv[1], "delete") == 0 || strcmp(argv[1], "hold") == 0 ||
+	    strcmp(argv[1], "release") == 0);
+
 	if (argc < 2 || (strcmp(argv[1], "list") == 0 && argc != 2) ||
-	    ((strcmp(argv[1], "show") == 0 || strcmp(argv[1], "delete") == 0) &&
-	    argc != 3) || (strcmp(argv[1], "flush") == 0 && argc > 3))
+	    (one_id && argc != 3) || (strcmp(argv[1], "flush") == 0 && argc > 3))
 		return queue_usage();
 	worker_drop_privileges(cfg);
 	if ((st = store_open(cfg->data_dir, cfg->hostname, &err)) == NULL) {
@@ -169,8 +188,12 @@ cli_queue(const struct config *cfg, int argc, char **argv)
 	memset(&lc, 0, sizeof(lc));
 	lc.st = st;
 	lc.rc = CLI_EXIT_OK;
-	if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "flush") == 0) {
-		lc.flush = argv[1][0] == 'f';
+	if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "flush") == 0 ||
+	    strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "release") == 0) {
+		lc.flush = argv[1][0] != 'l';
+		/* A flush of everything leaves held messages held. */
+		lc.keep_held = argv[1][0] == 'f' && argc == 2;
+		lc.next_try = argv[1][0] == 'h' ? RUNNER_NEXT_TRY_HELD : 0;
 		lc.only = argc == 3 ? argv[2] : NULL;
 		if (store_queue_list(st, queue_each, &lc, &err) == -1) {
 			fprintf(stderr, "sealpost: %s\n", err);
@@ -181,7 +204,9 @@ cli_queue(const struct config *cfg, int argc, char **argv)
 		} else {
 			rc = lc.rc;
 			if (lc.flush)
-				printf("flushed %zu message%s\n", lc.n,
+				printf("%s %zu message%s\n",
+				    argv[1][0] == 'f' ? "flushed" :
+				    argv[1][0] == 'h' ? "held" : "released", lc.n,
 				    lc.n == 1 ? "" : "s");
 			else if (lc.n == 0)
 				printf("queue is empty\n");

@@ -34,8 +34,8 @@ struct cli_command {
  */
 int	cli_init(const struct config *cfg, int argc, char **argv);
 /*
- * `sealpost -c FILE queue list | show ID | flush [ID] | delete ID`: the
- * outbound queue (cmd_queue.c).
+ * `sealpost -c FILE queue list | show ID | flush [ID] | delete ID |
+ * hold ID | release ID`: the outbound queue (cmd_queue.c).
  */
 int	cli_queue(const struct config *cfg, int argc, char **argv);
 /* `sealpost -c FILE check`: config_load with check_files; prints problems. */
@@ -61,7 +61,8 @@ static const struct cli_command cli_commands[] = {
 	{ "check", "",
 	    "check the configuration, certificate pair and data_dir", 0,
 	    cli_check },
-	{ "queue", "list | show ID | flush [ID] | delete ID",
+	{ "queue", "list | show ID | flush [ID] | delete ID | hold ID | "
+	    "release ID",
 	    "inspect and manage the outbound queue", 0, cli_queue },
 #ifdef CLI_HAVE_AUTH
 	{ "user", "ACTION ...", "manage accounts (sealpost user --help)", 0,

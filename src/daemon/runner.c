@@ -229,7 +229,9 @@ runner_apply(struct runner *r, struct queue_envelope *env,
 		} else if (code >= 400 && code < 500) {
 			unsigned wait = runner_backoff(r->cfg, q->attempts);
 
-			q->next_try = (uint64_t)now + wait;
+			/* Held (queue hold) while this attempt ran: stays held. */
+			if (q->next_try < RUNNER_NEXT_TRY_HELD)
+				q->next_try = (uint64_t)now + wait;
 			runner_log_attempt(env->id, "deferred", q->addr, peer,
 			    tls, reply, (long)wait);
 		} else {

@@ -9,7 +9,15 @@
 #ifndef SEALPOST_DAEMON_RUNNER_H
 #define SEALPOST_DAEMON_RUNNER_H
 
+#include <stdint.h>
+
 struct config;
+
+/*
+ * `sealpost queue hold` sets a pending recipient's next try to this: it is
+ * never due (and so never expires) until `queue release` sets it to 0.
+ */
+#define RUNNER_NEXT_TRY_HELD	(UINT64_C(1) << 62)
 
 /* Runs until SIGTERM; returns the exit status. */
 int	runner_main(const struct config *cfg);

@@ -50,3 +50,33 @@ def test_relay_queue_cli_list_show_flush_delete(make_instance):
 		assert a.cli("queue", "bogus", check=False).returncode == 2
 	finally:
 		peer.stop()
+
+
+def test_relay_queue_cli_hold_and_release(make_instance):
+	state = {"open": False}
+	peer = FakePeer(rcpt_answer=lambda rcpt, n: "250 2.1.5 ok"
+	    if state["open"] else "451 4.3.0 busy")
+	try:
+		a = make_instance({"transport": "example.net=[127.0.0.1]:%d" %
+		    peer.port, "queue_scan_interval": "1",
+		    "queue_retry_schedule": "1h"})
+		submit(a, [REMOTE], H.simple_message(H.marker(),
+		    sender="alice@example.test", to=REMOTE))
+		assert wait_for(lambda: "event=deferred" in a.log(), 10), a.log_tail()
+		out = a.cli("queue", "list").stdout.decode()
+		qid = re.findall(r"^([0-9a-f]{16})  ", out, re.M)[0]
+		assert a.cli("queue", "hold", qid).stdout.decode().strip() == \
+		    "held 1 message"
+		assert "next=held" in a.cli("queue", "list").stdout.decode()
+		state["open"] = True
+		# A flush of the whole queue leaves held messages alone.
+		a.cli("queue", "flush")
+		assert not wait_for(lambda: queue_empty(a), 3)
+		assert peer.transactions == []
+		assert a.cli("queue", "release", qid).stdout.decode().strip() == \
+		    "released 1 message"
+		assert wait_for(lambda: queue_empty(a), 10), a.log_tail()
+		assert len(peer.transactions) == 1
+		assert a.cli("queue", "hold", qid, check=False).returncode == 1
+	finally:
+		peer.stop()
