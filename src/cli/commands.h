@@ -33,6 +33,11 @@ struct cli_command {
  * a complete instance in DIR (see cmd_init.c). cfg is unused (NULL).
  */
 int	cli_init(const struct config *cfg, int argc, char **argv);
+/*
+ * `sealpost -c FILE queue list | show ID | flush [ID] | delete ID |
+ * hold ID | release ID`: the outbound queue (cmd_queue.c).
+ */
+int	cli_queue(const struct config *cfg, int argc, char **argv);
 /* `sealpost -c FILE check`: config_load with check_files; prints problems. */
 int	cli_check(const struct config *cfg, int argc, char **argv);
 
@@ -56,6 +61,9 @@ static const struct cli_command cli_commands[] = {
 	{ "check", "",
 	    "check the configuration, certificate pair and data_dir", 0,
 	    cli_check },
+	{ "queue", "list | show ID | flush [ID] | delete ID | hold ID | "
+	    "release ID",
+	    "inspect and manage the outbound queue", 0, cli_queue },
 #ifdef CLI_HAVE_AUTH
 	{ "user", "ACTION ...", "manage accounts (sealpost user --help)", 0,
 	    cli_user },
