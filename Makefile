@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 RUN_DIR    ?= run
 
-.PHONY: all build asan deps run test unit-test protocol-test fuzz clean
+.PHONY: all build asan deps run test unit-test protocol-test reliability fuzz clean
 
 all: build
 
@@ -25,6 +25,12 @@ run: deps build
 
 test: deps build asan
 	@scripts/test.sh $(BUILD) $(ASAN_BUILD)
+
+# The long form of tests/reliability (10,000 messages under SIGKILL,
+# 10,000 idle connections, ...); figures are printed, see docs/testing.md.
+reliability: deps build
+	@SEALPOST_BUILD=$(CURDIR)/$(BUILD) SEALPOST_LONG=1 /usr/bin/python3 -m pytest \
+	    -q -s -p no:cacheprovider tests/reliability
 
 fuzz: deps
 	@scripts/fuzz.sh

@@ -20,8 +20,17 @@ ctest --test-dir "$ASAN_BUILD" --output-on-failure -j "$(nproc)"
 if [ -d tests/protocol ] && ls tests/protocol/test_*.py >/dev/null 2>&1; then
 	echo "== protocol and interop tests ($BUILD)"
 	SEALPOST_BUILD="$PWD/$BUILD" $PYTHON -m pytest -q -p no:cacheprovider \
-	    tests/protocol tests/interop
+	    tests/protocol tests/interop tests/relay
 	echo "== protocol and interop tests, sanitized server ($ASAN_BUILD)"
 	SEALPOST_BUILD="$PWD/$ASAN_BUILD" SEALPOST_SANITIZED=1 $PYTHON -m pytest \
-	    -q -p no:cacheprovider -m "not nosan" tests/protocol tests/interop
+	    -q -p no:cacheprovider -m "not nosan" tests/protocol tests/interop tests/relay
+fi
+
+# Crash, disk-full, stop, overload and brute-force proofs, short form
+# (`make reliability` runs the long form): normal build only, since they
+# measure time and memory.
+if [ -d tests/reliability ]; then
+	echo "== reliability tests, short form ($BUILD)"
+	SEALPOST_BUILD="$PWD/$BUILD" $PYTHON -m pytest -q -p no:cacheprovider \
+	    tests/reliability
 fi

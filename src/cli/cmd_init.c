@@ -465,7 +465,27 @@ conf_limits(struct buf *b)
     "# Refuse every POP3 login before STLS, challenge-response ones too.\n"
     "pop3_require_tls = yes\n\n"
 	    "# error, warn, info or debug.\n"
-	    "log_level = info\n");
+	    "log_level = info\n\n"
+	    "# Outbound relay (docs/outbound.md). STARTTLS policy: may, encrypt\n"
+	    "# or verify.\n"
+	    "tls_outbound = may\n"
+	    "# Smarthost for every remote domain, e.g. [192.0.2.25]:587.\n"
+	    "relay_host =\n"
+	    "# Fixed next hops: domain=[address]:port, * for any domain.\n"
+	    "transport =\n"
+	    "# Waits between attempts (the last repeats); then bounce after\n"
+	    "# the lifetime.\n"
+	    "queue_retry_schedule = 5m,10m,20m,40m,1h\n"
+	    "queue_max_lifetime = 120h\n"
+	    "queue_scan_interval = 5\n"
+	    "# RFC 5321 4.5.3.2 client timeouts: 220, MAIL, RCPT, DATA, data\n"
+	    "# block, final dot.\n"
+	    "timeout_relay_greeting = 5m\n"
+	    "timeout_relay_mail = 5m\n"
+	    "timeout_relay_rcpt = 5m\n"
+	    "timeout_relay_data = 2m\n"
+	    "timeout_relay_data_block = 3m\n"
+	    "timeout_relay_dot = 10m\n");
 }
 
 static int

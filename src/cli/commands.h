@@ -33,6 +33,11 @@ struct cli_command {
  * a complete instance in DIR (see cmd_init.c). cfg is unused (NULL).
  */
 int	cli_init(const struct config *cfg, int argc, char **argv);
+/*
+ * `sealpost -c FILE queue list | show ID | flush [ID] | delete ID |
+ * hold ID | release ID`: the outbound queue (cmd_queue.c).
+ */
+int	cli_queue(const struct config *cfg, int argc, char **argv);
 /* `sealpost -c FILE check`: config_load with check_files; prints problems. */
 int	cli_check(const struct config *cfg, int argc, char **argv);
 
@@ -73,6 +78,9 @@ static const struct cli_command cli_commands[] = {
 	{ "spf", "[--dns IP[:PORT],...] IP SENDER [HELO]",
 	    "evaluate the SPF policy for a client and sender", 0, cli_spf },
 	{ "dns", "[DOMAIN]", "print the DNS records to publish", 0, cli_dns },
+	{ "queue", "list | show ID | flush [ID] | delete ID | hold ID | "
+	    "release ID",
+	    "inspect and manage the outbound queue", 0, cli_queue },
 #ifdef CLI_HAVE_AUTH
 	{ "user", "ACTION ...", "manage accounts (sealpost user --help)", 0,
 	    cli_user },

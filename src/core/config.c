@@ -36,7 +36,8 @@
 
 enum key_kind {
 	K_HOSTNAME, K_DOMAINS, K_PATH, K_USER, K_LISTEN, K_SIZE, K_UINT,
-	K_DURATION, K_BOOL, K_NETWORKS, K_DNS, K_BARE_NEWLINE, K_LOG_LEVEL
+	K_DURATION, K_BOOL, K_NETWORKS, K_DNS, K_BARE_NEWLINE, K_LOG_LEVEL,
+	K_TLS_OUTBOUND, K_ROUTE, K_TRANSPORT, K_SCHEDULE
 };
 
 struct key_def {
@@ -87,6 +88,21 @@ static const struct key_def keys[] = {
 	{ "pop3_apop",		K_BOOL,		F(pop3_apop), 0, 0 },
 	{ "pop3_require_tls",	K_BOOL,		F(pop3_require_tls), 0, 0 },
 	{ "log_level",		K_LOG_LEVEL,	F(log_level), 0, 0 },
+	{ "tls_outbound",	K_TLS_OUTBOUND,	F(tls_outbound), 0, 0 },
+	{ "relay_host",		K_ROUTE,	F(relay_host), 0, 0 },
+	{ "transport",		K_TRANSPORT,	F(transport), 0, 0 },
+	{ "queue_retry_schedule", K_SCHEDULE,	F(queue_retry), 0, 0 },
+	{ "queue_max_lifetime",	K_DURATION,	F(queue_max_lifetime), 60,
+	    365 * 86400 },
+	{ "queue_scan_interval", K_DURATION,	F(queue_scan_interval), 1, 3600 },
+	{ "timeout_relay_greeting", K_DURATION,	F(timeout_relay_greeting), 1,
+	    86400 },
+	{ "timeout_relay_mail",	K_DURATION,	F(timeout_relay_mail), 1, 86400 },
+	{ "timeout_relay_rcpt",	K_DURATION,	F(timeout_relay_rcpt), 1, 86400 },
+	{ "timeout_relay_data",	K_DURATION,	F(timeout_relay_data), 1, 86400 },
+	{ "timeout_relay_data_block", K_DURATION, F(timeout_relay_data_block), 1,
+	    86400 },
+	{ "timeout_relay_dot",	K_DURATION,	F(timeout_relay_dot), 1, 86400 },
 	{ "dns_timeout",	K_DURATION,	F(dns_timeout), 1, 300 },
 	{ "dns_retries",	K_UINT,		F(dns_retries), 0, 10 },
 	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
@@ -235,6 +251,19 @@ config_defaults(struct config *cfg)
 	cfg->pop3_apop = false;
 	cfg->pop3_require_tls = true;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->tls_outbound = TLS_OUTBOUND_MAY;
+	/* Roughly doubling, then hourly (issue 5); 5 days as is customary. */
+	cfg->n_retry = (size_t)config_parse_schedule("5m,10m,20m,40m,1h",
+	    cfg->queue_retry, CONFIG_MAX_RETRY);
+	cfg->queue_max_lifetime = 5 * 86400;
+	cfg->queue_scan_interval = 5;
+	/* RFC 5321 4.5.3.2.1-6. */
+	cfg->timeout_relay_greeting = 300;
+	cfg->timeout_relay_mail = 300;
+	cfg->timeout_relay_rcpt = 300;
+	cfg->timeout_relay_data = 120;
+	cfg->timeout_relay_data_block = 180;
+	cfg->timeout_relay_dot = 600;
 }
 
 void
@@ -609,6 +638,105 @@ set_enum(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 }
 
 static int
+item_transport(struct parse_ctx *pc, unsigned line, const struct key_def *k,
+    const char *item, void *arg)
+{
+	struct config *cfg = pc->cfg;
+	struct config_route *r;
+	const char *eq = strchr(item, '=');
+	struct str_view d;
+	char e[80];
+
+	(void)arg;
+	if (eq == NULL) {
+		perr(pc, line, "%s: \"%s\" is not domain=[address]:port",
+		    k->name, esc(e, sizeof(e), str_view_from(item)));
+		return -1;
+	}
+	d = config_drop_trailing_dot(str_view_make(item, (size_t)(eq - item)));
+	if (!(d.len == 1 && d.p[0] == '*') && !config_domain_ok(d)) {
+		perr(pc, line, "%s: \"%s\" is not a domain name", k->name,
+		    esc(e, sizeof(e), d));
+		return -1;
+	}
+	if (cfg->n_transport == CONFIG_MAX_TRANSPORT) {
+		perr(pc, line, "%s: more than %d entries", k->name,
+		    CONFIG_MAX_TRANSPORT);
+		return -1;
+	}
+	r = &cfg->transport[cfg->n_transport];
+	if (config_parse_route(eq + 1, &r->hop) == -1) {
+		perr(pc, line, "%s: \"%s\" is not a numeric [address]:port "
+		    "(host names need the DNS resolver)", k->name,
+		    esc(e, sizeof(e), str_view_from(eq + 1)));
+		return -1;
+	}
+	(void)str_copy(r->domain, sizeof(r->domain), d);
+	str_lower(r->domain);
+	cfg->n_transport++;
+	return 0;
+}
+
+/* The outbound keys: tls_outbound, relay_host, transport, the schedule. */
+static int
+set_relay(struct parse_ctx *pc, unsigned line, const struct key_def *k,
+    struct str_view v)
+{
+	struct config *cfg = pc->cfg;
+	char text[ITEM_MAX + 1], e[80];
+	int n;
+
+	if (k->kind == K_TRANSPORT) {
+		cfg->n_transport = 0;
+		return each_item(pc, line, k, v, item_transport, NULL) > 0 ?
+		    -1 : 0;
+	}
+	if (k->kind == K_ROUTE && v.len == 0) {
+		cfg->has_relay_host = false;	/* empty: no smarthost */
+		return 0;
+	}
+	if (str_copy(text, sizeof(text), v) == -1 || v.len == 0) {
+		perr(pc, line, "%s: needs a value", k->name);
+		return -1;
+	}
+	switch (k->kind) {
+	case K_TLS_OUTBOUND:
+		if (strcmp(text, "may") == 0)
+			cfg->tls_outbound = TLS_OUTBOUND_MAY;
+		else if (strcmp(text, "encrypt") == 0)
+			cfg->tls_outbound = TLS_OUTBOUND_ENCRYPT;
+		else if (strcmp(text, "verify") == 0)
+			cfg->tls_outbound = TLS_OUTBOUND_VERIFY;
+		else {
+			perr(pc, line, "%s: \"%s\" is not one of may, encrypt, "
+			    "verify", k->name, esc(e, sizeof(e), v));
+			return -1;
+		}
+		return 0;
+	case K_ROUTE:
+		if (config_parse_route(text, &cfg->relay_host.hop) == -1) {
+			perr(pc, line, "%s: \"%s\" is not a numeric "
+			    "[address]:port (host names need the DNS resolver)",
+			    k->name, esc(e, sizeof(e), v));
+			return -1;
+		}
+		cfg->relay_host.domain[0] = '\0';
+		cfg->has_relay_host = true;
+		return 0;
+	default:
+		if ((n = config_parse_schedule(text, cfg->queue_retry,
+		    CONFIG_MAX_RETRY)) == -1) {
+			perr(pc, line, "%s: \"%s\" is not a list of 1 to %d "
+			    "non-zero durations", k->name, esc(e, sizeof(e), v),
+			    CONFIG_MAX_RETRY);
+			return -1;
+		}
+		cfg->n_retry = (size_t)n;
+		return 0;
+	}
+}
+
+static int
 set_value(struct parse_ctx *pc, unsigned line, const struct key_def *k,
     struct str_view v)
 {
@@ -625,6 +753,8 @@ set_value(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 		return set_networks(pc, line, k, v);
 	case K_HOSTNAME: case K_PATH: case K_USER:
 		return set_string(pc, line, k, v);
+	case K_TLS_OUTBOUND: case K_ROUTE: case K_TRANSPORT: case K_SCHEDULE:
+		return set_relay(pc, line, k, v);
 	default:
 		break;
 	}

@@ -19,6 +19,8 @@
 #define CONFIG_MAX_LINE		4096	/* bytes per line, newline excluded */
 #define CONFIG_MAX_FILE		(1024 * 1024)
 #define CONFIG_MAX_KEYS		48	/* room for every key's line number */
+#define CONFIG_MAX_TRANSPORT	64	/* transport map entries */
+#define CONFIG_MAX_RETRY	16	/* queue_retry_schedule steps */
 
 struct config_listen {
 	struct sockaddr_storage	addr;
@@ -39,6 +41,19 @@ struct config_network {
 };
 
 enum config_bare_newline { BARE_NEWLINE_REJECT, BARE_NEWLINE_NORMALIZE };
+
+/* Outbound STARTTLS policy (docs/outbound.md). */
+enum config_tls_outbound {
+	TLS_OUTBOUND_MAY,	/* STARTTLS when offered, any certificate */
+	TLS_OUTBOUND_ENCRYPT,	/* STARTTLS required, any certificate */
+	TLS_OUTBOUND_VERIFY	/* STARTTLS required, CA-verified, name checked */
+};
+
+/* One outbound route: a fixed next hop for a domain ("*" = any). */
+struct config_route {
+	char			domain[256];	/* lower-cased; "" for relay_host */
+	struct config_listen	hop;		/* numeric address and port */
+};
 
 struct config {
 	char	*path;			/* the file this was read from */
@@ -86,6 +101,24 @@ struct config {
 	unsigned	timeout_tls_handshake;	/* 10 */
 	unsigned	timeout_shutdown;	/* 30: SIGTERM drain deadline */
 	unsigned	pop3_autologout;	/* 600, never below 600 */
+
+	/* Outbound relay (docs/outbound.md). */
+	enum config_tls_outbound	tls_outbound;	/* default may */
+	bool			has_relay_host;
+	struct config_route	relay_host;		/* smarthost, if set */
+	size_t			n_transport;
+	struct config_route	transport[CONFIG_MAX_TRANSPORT];
+	size_t			n_retry;		/* >= 1 */
+	unsigned		queue_retry[CONFIG_MAX_RETRY];	/* seconds */
+	unsigned		queue_max_lifetime;	/* 5 days */
+	unsigned		queue_scan_interval;	/* 5 s */
+	/* RFC 5321 4.5.3.2 client timeouts, seconds. */
+	unsigned		timeout_relay_greeting;	/* 300 */
+	unsigned		timeout_relay_mail;	/* 300 (also EHLO, STARTTLS) */
+	unsigned		timeout_relay_rcpt;	/* 300 */
+	unsigned		timeout_relay_data;	/* 120: DATA initiation */
+	unsigned		timeout_relay_data_block;	/* 180 */
+	unsigned		timeout_relay_dot;	/* 600: final reply */
 
 	bool		pop3_apop;		/* default false */
 	bool		pop3_require_tls;	/* default true: no login before STLS */
@@ -162,6 +195,25 @@ int	config_parse_network(const char *text, struct config_network *out);
  * "2001:db8::1"; the port defaults to 53. 0 or -1.
  */
 int	config_parse_dns_server(const char *text, struct config_listen *out);
+/*
+ * Parses a next hop "[192.0.2.1]:2525", "192.0.2.1:2525", "[::1]:25" or
+ * "[192.0.2.1]" (port 25). Numeric addresses only (the brackets mean: no
+ * MX lookup, RFC 5321 4.1.3). 0 or -1 (out unspecified).
+ */
+int	config_parse_route(const char *text, struct config_listen *out);
+/*
+ * Parses a retry schedule "5m,10m,20m,40m,1h" (commas and/or blanks) into
+ * at most max durations; the last one repeats. Returns the count (>= 1),
+ * or -1 for a bad item, too many, or none.
+ */
+int	config_parse_schedule(const char *text, unsigned *out, size_t max);
+/*
+ * The route for a recipient domain: an exact transport entry, else the
+ * transport entry "*", else relay_host; NULL when there is none.
+ */
+const struct config_route	*config_route_find(const struct config *,
+				    const char *domain);
+
 /*
  * Collects up to max "nameserver" addresses (port 53) from the text of a
  * resolv.conf(5) file; no I/O. Returns how many were stored.

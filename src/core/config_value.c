@@ -297,3 +297,65 @@ config_is_domain_name(const char *name)
 {
 	return config_domain_ok(config_drop_trailing_dot(str_view_from(name)));
 }
+
+int
+config_parse_route(const char *text, struct config_listen *out)
+{
+	char host[64];
+	uint64_t port;
+
+	if (str_copy(out->text, sizeof(out->text), str_view_from(text)) == -1)
+		return -1;
+	if (split_host_port(text, host, sizeof(host), &port, false) == -1)
+		return -1;
+	if (port == 0)
+		port = 25;
+	return make_sockaddr(host, port, strchr(host, ':') != NULL, out);
+}
+
+int
+config_parse_schedule(const char *text, unsigned *out, size_t max)
+{
+	struct str_view cur = str_view_from(text);
+	size_t n = 0;
+
+	for (;;) {
+		char item[32];
+		size_t len = 0;
+
+		while (cur.len > 0 && (cur.p[0] == ',' || cur.p[0] == ' ' ||
+		    cur.p[0] == '\t')) {
+			cur.p++;
+			cur.len--;
+		}
+		if (cur.len == 0)
+			break;
+		while (len < cur.len && cur.p[len] != ',' && cur.p[len] != ' ' &&
+		    cur.p[len] != '\t')
+			len++;
+		if (n == max || str_copy(item, sizeof(item),
+		    str_view_make(cur.p, len)) == -1 ||
+		    config_parse_duration(item, &out[n]) == -1 || out[n] == 0)
+			return -1;
+		n++;
+		cur.p += len;
+		cur.len -= len;
+	}
+	return n == 0 ? -1 : (int)n;
+}
+
+const struct config_route *
+config_route_find(const struct config *cfg, const char *domain)
+{
+	const struct config_route *any = NULL;
+
+	for (size_t i = 0; i < cfg->n_transport; i++) {
+		if (strcasecmp(cfg->transport[i].domain, domain) == 0)
+			return &cfg->transport[i];
+		if (strcmp(cfg->transport[i].domain, "*") == 0 && any == NULL)
+			any = &cfg->transport[i];
+	}
+	if (any != NULL)
+		return any;
+	return cfg->has_relay_host ? &cfg->relay_host : NULL;
+}

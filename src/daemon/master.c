@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "daemon/runner.h"
 #include "daemon/worker.h"
 #include "net/limits.h"
 #include "net/tls.h"
@@ -49,6 +51,7 @@ struct master {
 	struct worker_listener	*listeners[MASTER_MAX_WORKERS];
 	size_t			 n_listeners;
 	struct worker_slot	 slots[MASTER_MAX_WORKERS];
+	struct worker_slot	 runner;	/* the queue runner */
 	pid_t			 old_gen[MASTER_MAX_WORKERS * 4];
 	unsigned		 generation;
 	struct conn_limits	*limits;
@@ -172,6 +175,26 @@ master_spawn(struct master *m, unsigned w)
 	slot->restart_at = 0;
 }
 
+/* The queue runner: one process, restarted like a worker when it dies. */
+static void
+master_spawn_runner(struct master *m)
+{
+	pid_t pid = fork();
+
+	if (pid == -1) {
+		log_error("master event=fork-failed error=\"%s\"", strerror(errno));
+		m->runner.restart_at = time(NULL) + MASTER_RESTART_BACKOFF;
+		return;
+	}
+	if (pid == 0) {
+		master_unblock_signals();
+		_exit(runner_main(m->cfg));
+	}
+	m->runner.pid = pid;
+	m->runner.started = time(NULL);
+	m->runner.restart_at = 0;
+}
+
 /*
  * Removes what an earlier crash left in spool/ and tmp/, as the
  * unprivileged user, before any worker accepts a message (a worker
@@ -213,6 +236,17 @@ master_reap(struct master *m)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		bool found = false;
 
+		if (pid == m->runner.pid) {
+			found = true;
+			m->runner.pid = 0;
+			if (!m->stopping) {
+				log_error("master event=runner-died pid=%d status=%d",
+				    (int)pid, status);
+				m->runner.restart_at = time(NULL) -
+				    m->runner.started < MASTER_RESTART_BACKOFF ?
+				    time(NULL) + MASTER_RESTART_BACKOFF : time(NULL);
+			}
+		}
 		for (unsigned w = 0; w < m->n_workers; w++) {
 			struct worker_slot *slot = &m->slots[w];
 
@@ -248,6 +282,12 @@ master_restart_due(struct master *m)
 {
 	time_t now = time(NULL);
 
+	if (m->runner.pid == 0 && m->runner.restart_at != 0 &&
+	    m->runner.restart_at <= now) {
+		master_spawn_runner(m);
+		log_info("master event=runner-restarted pid=%d",
+		    (int)m->runner.pid);
+	}
 	for (unsigned w = 0; w < m->n_workers; w++) {
 		struct worker_slot *slot = &m->slots[w];
 
@@ -264,6 +304,17 @@ static void
 master_retire_generation(struct master *m)
 {
 	size_t j = 0;
+
+	/* The runner has no sessions to drain: stop it, start it anew. */
+	if (m->runner.pid != 0) {
+		kill(m->runner.pid, SIGTERM);
+		while (j < sizeof(m->old_gen) / sizeof(m->old_gen[0]) &&
+		    m->old_gen[j] != 0)
+			j++;
+		if (j < sizeof(m->old_gen) / sizeof(m->old_gen[0]))
+			m->old_gen[j] = m->runner.pid;
+		m->runner.pid = 0;
+	}
 
 	for (unsigned w = 0; w < m->n_workers; w++) {
 		if (m->slots[w].pid == 0)
@@ -318,12 +369,15 @@ master_reload(struct master *m)
 	m->generation++;
 	for (unsigned w = 0; w < m->n_workers; w++)
 		master_spawn(m, w);
+	master_spawn_runner(m);
 	log_info("master event=reloaded generation=%u", m->generation);
 }
 
 static bool
 master_children_alive(struct master *m)
 {
+	if (m->runner.pid != 0)
+		return true;
 	for (unsigned w = 0; w < m->n_workers; w++)
 		if (m->slots[w].pid != 0)
 			return true;
@@ -336,6 +390,8 @@ master_children_alive(struct master *m)
 static void
 master_signal_all(struct master *m, int sig)
 {
+	if (m->runner.pid != 0)
+		kill(m->runner.pid, sig);
 	for (unsigned w = 0; w < m->n_workers; w++)
 		if (m->slots[w].pid != 0)
 			kill(m->slots[w].pid, sig);
@@ -362,6 +418,25 @@ master_free(struct master *m)
 	config_free(m->cfg);
 	free(m->cfg);
 	throttle_free(&m->throttle);
+}
+
+/*
+ * Every session holds a descriptor, and the usual soft limit (1024) would
+ * cap a worker far below max_sessions: accept() would fail with EMFILE
+ * while the configured limits still allow connections. The hard limit is
+ * what the administrator allows, so use all of it; workers inherit it.
+ */
+static void
+master_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("master event=rlimit-nofile-failed error=\"%s\"",
+		    strerror(errno));
 }
 
 static int
@@ -415,6 +490,7 @@ master_run(struct config *cfg)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	master_raise_nofile();
 
 	m.tls_ctx = master_load_tls(cfg);
 	if (cfg->tls_cert != NULL && m.tls_ctx == NULL)
@@ -425,6 +501,7 @@ master_run(struct config *cfg)
 	master_recover_store(cfg);
 	for (unsigned w = 0; w < m.n_workers; w++)
 		master_spawn(&m, w);
+	master_spawn_runner(&m);
 	log_info("master event=started pid=%d workers=%u hostname=%s",
 	    (int)getpid(), m.n_workers, cfg->hostname);
 

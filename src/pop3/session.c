@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -392,8 +393,19 @@ pop3_read_line(struct pop3_session *s, struct evbuffer *in)
 					pop3_auth_cleanup(s);
 			}
 		}
+		/*
+		 * Every byte restarts the idle timer; a client trickling
+		 * bytes (slowloris) must still finish a line within the
+		 * autologout time. Like the autologout: no reply, no UPDATE.
+		 */
+		if (s->line_started == 0)
+			s->line_started = time(NULL);
+		else if (time(NULL) - s->line_started >
+		    (time_t)s->svc->cfg->pop3_autologout)
+			pop3_close(s, "slow command line");
 		return false;
 	}
+	s->line_started = 0;
 	if (s->skipping_long_line || (size_t)eol.pos > limit) {
 		bool was_skipping = s->skipping_long_line;
 

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/socket.h>
 
 #include "core/str.h"
@@ -91,6 +92,7 @@ struct pop3_session {
 	bool			 closing;
 	bool			 drain_requested;
 	bool			 skipping_long_line;
+	time_t			 line_started;	/* first byte of a partial line */
 	const char		*close_reason;
 	/* RFC 1939 section 7: the greeting's msg-id, "" without APOP. */
 	char			 timestamp[128];

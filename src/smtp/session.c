@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -251,7 +252,13 @@ smtp_resume(struct smtp_session *s)
 static void
 smtp_dispatch(struct smtp_session *s, const char *line, size_t len)
 {
-	struct str_view cur = { line, len }, verb;
+	/*
+	 * verb starts empty: str_take_word() leaves it untouched when the
+	 * line is blank, starts with a space or its first word is too long,
+	 * and the web-client check below reads it (found by
+	 * fuzz_smtp_session).
+	 */
+	struct str_view cur = { line, len }, verb = { line, 0 };
 	const struct smtp_cmd *cmd = NULL;
 	size_t idx = 0;
 	enum cmd_rc rc;
@@ -317,6 +324,28 @@ smtp_line_limit(struct smtp_session *s, struct evbuffer *in)
 	return s->svc->cfg->max_line_length;
 }
 
+/*
+ * The read timeout restarts with every byte, so a client trickling one
+ * byte every few seconds (slowloris) would never time out. A command line
+ * must be complete within timeout_command of its first byte.
+ */
+static void
+smtp_check_slow_line(struct smtp_session *s)
+{
+	time_t now = time(NULL);
+
+	if (s->line_started == 0) {
+		s->line_started = now;
+		return;
+	}
+	if (now - s->line_started <= (time_t)s->svc->cfg->timeout_command)
+		return;
+	s->current_verb = NULL;
+	smtp_reply(s, 421, "4.4.2", "%s Error: timeout exceeded",
+	    s->svc->cfg->hostname);
+	smtp_close(s, "slow command line");
+}
+
 /* Handles one line if a whole one is waiting; false when it needs more. */
 static bool
 smtp_read_line(struct smtp_session *s, struct evbuffer *in)
@@ -335,8 +364,10 @@ smtp_read_line(struct smtp_session *s, struct evbuffer *in)
 			evbuffer_drain(in, evbuffer_get_length(in));
 			s->skipping_long_line = true;
 		}
+		smtp_check_slow_line(s);
 		return false;
 	}
+	s->line_started = 0;
 	if (s->skipping_long_line || (size_t)eol.pos > limit) {
 		evbuffer_drain(in, (size_t)eol.pos + eol_len);
 		s->skipping_long_line = false;

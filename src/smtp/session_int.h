@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "core/addr.h"
 #include "core/str.h"
@@ -113,6 +114,7 @@ struct smtp_session {
 	bool			 closing;
 	bool			 drain_requested;
 	bool			 skipping_long_line;
+	time_t			 line_started;	/* first byte of a partial line */
 	char			*helo;		/* HELO/EHLO argument */
 	char			*login;		/* authenticated account */
 	const char		*close_reason;

@@ -4,22 +4,20 @@ SMTP delivery, Maildir writers and a SCRAM-SHA-256 client.
 
 An instance is made with `sealpost init DIR --hostname H --domain D
 --port-base N` and accounts with `sealpost -c CONF user add ADDR
---password-stdin`, the contract the shared harness uses. Where the admin
-command is not built yet, the same layout is written directly (config,
-self-signed certificate, users file with yescrypt and RFC 5803 SCRAM
-entries), so this suite does not depend on it.
+--password-stdin`, the contract the shared harness uses, and points its
+dns_servers at the harness's loopback dnsmasq.
 
 Nothing here touches the network beyond 127.0.0.0/8, and only processes
 started here are signalled, by PID.
 """
 
 import base64
-import crypt
 import hashlib
 import hmac
 import os
 import random
 import secrets
+import shutil
 import signal
 import socket
 import ssl
@@ -47,7 +45,6 @@ USERS = {
 APOP_SECRETS = {"carol@example.test": "carol-apop-secret"}
 PORT_OFFSETS = {"smtp": 25, "submission": 587, "submissions": 465,
     "pop3": 110, "pop3s": 995}
-SCRAM_ITER = 4096
 # Started as root (containers, CI) the daemon refuses to run sessions as
 # root: it runs them as nobody, which must then own data_dir.
 RUN_USER = "nobody" if os.geteuid() == 0 else ""
@@ -80,34 +77,16 @@ def free_port_base():
 	raise RuntimeError("no free port base found")
 
 
-def scram_entry(password, iterations=SCRAM_ITER):
-	"""RFC 5803: SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>."""
-	salt = secrets.token_bytes(16)
-	salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-	client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-	stored = hashlib.sha256(client_key).digest()
-	server = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
-	b = lambda x: base64.b64encode(x).decode()
-	return "SCRAM-SHA-256$%d:%s$%s:%s" % (iterations, b(salt), b(stored),
-	    b(server))
-
-
-def yescrypt(password):
-	salt = crypt.mksalt(crypt.METHOD_SHA512)	# only for randomness
-	setting = "$y$j9T$" + salt[3:19].replace("$", "x")
-	h = crypt.crypt(password, setting)
-	if not h or not h.startswith("$y$"):
-		raise RuntimeError("libcrypt without yescrypt")
-	return h
-
-
 class Instance:
-	def __init__(self, dir, overrides=None):
+	def __init__(self, dir, overrides=None, dns_port=None):
 		self.build = build_dir()
 		self.dir = Path(dir)
 		self.overrides = {"timeout_tls_handshake": "2",
 		    "timeout_shutdown": "5", "timeout_command": "30",
 		    "max_errors": "30"}
+		# No test may query the machine's resolver: the loopback dnsmasq.
+		if dns_port is not None:
+			self.overrides["dns_servers"] = "127.0.0.1:%d" % dns_port
 		self.overrides.update(overrides or {})
 		self.proc = None
 		self.logpath = self.dir / "sealpostd.log"
@@ -167,41 +146,6 @@ class Instance:
 			for addr, secret in APOP_SECRETS.items():
 				f.write("%s\t%s\n" % (addr, secret))
 
-	def _init_by_hand(self, base):
-		"""The layout `sealpost init` makes, for builds without it."""
-		(self.dir / "tls").mkdir(parents=True, exist_ok=True)
-		self.data.mkdir(parents=True, exist_ok=True)
-		key = self.dir / "tls" / "key.pem"
-		subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
-		    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-		    "-subj", "/CN=" + HOSTNAME, "-keyout", str(key),
-		    "-out", self.cert, "-addext",
-		    "subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1" % HOSTNAME],
-		    check=True, capture_output=True, timeout=60)
-		conf = [
-		    "hostname = " + HOSTNAME,
-		    "domains = " + DOMAIN,
-		    "data_dir = " + str(self.data),
-		    "user = " + RUN_USER,
-		    "tls_cert = " + self.cert,
-		    "tls_key = " + str(key),
-		    "workers = 2",
-		]
-		for name, off in PORT_OFFSETS.items():
-			conf.append("listen_%s = 127.0.0.1:%d" % (name, base + off))
-		self.conf.write_text("\n".join(conf) + "\n")
-		with open(self.data / "users", "w") as f:
-			for addr, pw in USERS.items():
-				f.write("%s\t%s\t%s\n" % (addr, yescrypt(pw),
-				    scram_entry(pw)))
-		self._write_apop()
-		# userdb (at this writing) refuses a secret holding a NUL byte,
-		# which 12% of random secrets do; give it one without.
-		(self.data / "secret").write_bytes(bytes(
-		    secrets.choice(range(1, 256)) for _ in range(32)))
-		os.chmod(self.data / "secret", 0o600)
-		self.fix_owner()
-
 	def fix_owner(self, paths=None):
 		"""Files written here belong to the daemon's user."""
 		if RUN_USER == "":
@@ -216,7 +160,7 @@ class Instance:
 		base = free_port_base()
 		self.ports = {k: base + v for k, v in PORT_OFFSETS.items()}
 		if not self._init_with_cli(base):
-			self._init_by_hand(base)
+			raise RuntimeError("sealpost init failed in %s" % self.dir)
 		text = self.conf.read_text().splitlines()
 		out = []
 		for line in text:
@@ -589,16 +533,11 @@ def _need_binaries():
 
 @pytest.fixture(scope="module")
 def pop3_factory(tmp_path_factory, dns_server):
-	"""Instances answering DNS from the shared fake server (dns_server, from
-	sealpost_harness), so the MAIL FROM sender-domain check of the mail
-	these tests inject finds example.org."""
 	_need_binaries()
 	made = []
 
 	def make(overrides=None):
-		o = {"dns_servers": "127.0.0.1:%d" % dns_server.port}
-		o.update(overrides or {})
-		inst = Instance(instance_dir(), o).create()
+		inst = Instance(instance_dir(), overrides, dns_server.port).create()
 		made.append(inst)
 		return inst.start()
 
@@ -609,6 +548,8 @@ def pop3_factory(tmp_path_factory, dns_server):
 		r = inst.sanitizer_report()
 		if r:
 			reports.append(r)
+		elif os.environ.get("SEALPOST_KEEP") != "1":
+			shutil.rmtree(inst.dir, ignore_errors=True)
 	assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 

@@ -280,6 +280,24 @@ class Instance:
 
 	# -- running ------------------------------------------------------
 	def start(self, wait=True):
+		"""Starts sealpostd; if another process grabbed one of the ports
+		between free_port_base() and the bind, moves to a new base."""
+		for attempt in range(3):
+			try:
+				return self._start(wait)
+			except RuntimeError:
+				if (attempt == 2 or self.starts != 1 + attempt or
+				    "Address already in use" not in self.log()):
+					raise
+				self._rebase_ports()
+
+	def _rebase_ports(self):
+		self.base = free_port_base()
+		self.ports = {k: self.base + v for k, v in PORT_OFFSETS.items()}
+		self.conf.write_text(config_with_overrides(self.conf.read_text(),
+		    {"listen_" + k: "127.0.0.1:%d" % p for k, p in self.ports.items()}))
+
+	def _start(self, wait=True):
 		self.stopped = False
 		log = open(self.logpath, "ab")
 		env = dict(os.environ)

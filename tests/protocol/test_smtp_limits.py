@@ -208,6 +208,26 @@ def test_limit_idle_timeout_before_ehlo(lim):
 	c.expect_closed(timeout=5)
 
 
+def test_limit_slow_command_line_421(lim):
+	"""Slowloris: one byte at a time restarts the read timer, but a command
+	line must be complete within timeout_command of its first byte."""
+	c = lim.client(source="127.0.0.26")
+	c.ehlo()
+	t0 = time.monotonic()
+	for ch in "NOOP NOOP NOOP NOOP NOOP":
+		try:
+			c.send(ch)
+		except OSError:
+			break	# already closed: the reply is still readable
+		time.sleep(0.5)
+		if time.monotonic() - t0 > 8 * H.SLOW:
+			break
+	r = c.reply()
+	assert r.is_(421, "4.4.2"), r
+	assert time.monotonic() - t0 < 8 * H.SLOW
+	c.expect_closed(timeout=5)
+
+
 def test_limit_data_block_timeout(lim):
 	mk = marker()
 	c = lim.client(source="127.0.0.24")

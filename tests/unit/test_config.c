@@ -119,6 +119,18 @@ static const char every_key[] =
     "pop3_apop = yes\n"
     "pop3_require_tls = no\n"
     "log_level = debug\n"
+    "tls_outbound = verify\n"
+    "relay_host = [192.0.2.25]:587\n"
+    "transport = example.net=[127.0.0.1]:2525, *=[::1]\n"
+    "queue_retry_schedule = 1s 2s,1m\n"
+    "queue_max_lifetime = 2h\n"
+    "queue_scan_interval = 1\n"
+    "timeout_relay_greeting = 1m\n"
+    "timeout_relay_mail = 2m\n"
+    "timeout_relay_rcpt = 3m\n"
+    "timeout_relay_data = 4m\n"
+    "timeout_relay_data_block = 5m\n"
+    "timeout_relay_dot = 6m\n"
     "dns_timeout = 3s\n"
     "dns_retries = 0\n"
     "sender_domain_check = no\n"
@@ -185,7 +197,31 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
 	/* every_key sets each key once, on the line of its table index. */
-	assert_int_equal(config_key_count(), 35);
+	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
+	assert_true(c.has_relay_host);
+	assert_string_equal(c.relay_host.hop.text, "[192.0.2.25]:587");
+	assert_int_equal(c.relay_host.hop.addr.ss_family, AF_INET);
+	assert_int_equal(c.n_transport, 2);
+	assert_string_equal(c.transport[0].domain, "example.net");
+	assert_int_equal(ntohs(((struct sockaddr_in *)&c.transport[0].hop.addr)
+	    ->sin_port), 2525);
+	assert_int_equal(c.transport[1].hop.addr.ss_family, AF_INET6);
+	assert_int_equal(ntohs(((struct sockaddr_in6 *)&c.transport[1].hop.addr)
+	    ->sin6_port), 25);
+	assert_ptr_equal(config_route_find(&c, "EXAMPLE.net"), &c.transport[0]);
+	assert_ptr_equal(config_route_find(&c, "other.org"), &c.transport[1]);
+	assert_int_equal(c.n_retry, 3);
+	assert_int_equal(c.queue_retry[0], 1);
+	assert_int_equal(c.queue_retry[2], 60);
+	assert_int_equal(c.queue_max_lifetime, 7200);
+	assert_int_equal(c.queue_scan_interval, 1);
+	assert_int_equal(c.timeout_relay_greeting, 60);
+	assert_int_equal(c.timeout_relay_mail, 120);
+	assert_int_equal(c.timeout_relay_rcpt, 180);
+	assert_int_equal(c.timeout_relay_data, 240);
+	assert_int_equal(c.timeout_relay_data_block, 300);
+	assert_int_equal(c.timeout_relay_dot, 360);
+	assert_int_equal(config_key_count(), 47);
 	for (size_t i = 0; i < config_key_count(); i++)
 		assert_int_equal(c.key_line[i], i + 1);
 	assert_null(config_key_name(config_key_count()));
@@ -238,6 +274,18 @@ static const struct {
 	{ "trusted_networks = 2001:db8::/129\n", "bad network" },
 	{ "dns_servers = \n", "t.conf:1: dns_servers: needs at least one" },
 	{ "dns_servers = ns.example\n", "t.conf:1: dns_servers: bad address" },
+	{ "tls_outbound = always\n", "t.conf:1: tls_outbound: \"always\"" },
+	{ "relay_host = smtp.example:587\n", "relay_host: \"smtp.example:587\"" },
+	{ "tls_outbound =\n", "t.conf:1: tls_outbound: needs a value" },
+	{ "transport = example.net\n", "transport: \"example.net\" is not" },
+	{ "transport = bad_d=[127.0.0.1]:25\n", "transport: \"bad_d\"" },
+	{ "transport = a.example=[127.0.0.1]:0\n", "is not a numeric" },
+	{ "queue_retry_schedule = 5m,soon\n", "queue_retry_schedule:" },
+	{ "queue_retry_schedule = 0\n", "queue_retry_schedule:" },
+	{ "queue_retry_schedule = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n",
+	    "queue_retry_schedule:" },
+	{ "queue_max_lifetime = 59\n", "queue_max_lifetime: 59 is out" },
+	{ "timeout_relay_dot = 0\n", "timeout_relay_dot: 0 is out" },
 };
 
 static void
