@@ -274,10 +274,12 @@ virtual_uid_maps = static:{uid}
 virtual_gid_maps = static:{gid}
 virtual_minimum_uid = 100
 message_size_limit = 52428800
+virtual_mailbox_limit = 0
 smtpd_tls_cert_file = {cert}
 smtpd_tls_key_file = {key}
 smtpd_tls_security_level = may
 maillog_file = {logfile}
+maillog_file_prefixes = {dir}
 """
 
 
@@ -298,6 +300,8 @@ class Postfix:
 			d.mkdir(parents=True, exist_ok=True)
 		os.chmod(self.dir, 0o755)
 		os.chown(self.mail, nobody.pw_uid, nobody.pw_gid)
+		pfu = pwd.getpwnam("postfix")
+		os.chown(self.dir / "data", pfu.pw_uid, pfu.pw_gid)
 		self.port = free_port()
 		(self.conf / "master.cf").write_text(
 		    POSTFIX_MASTER.format(listen="127.0.0.1:%d" % self.port))
@@ -305,15 +309,21 @@ class Postfix:
 		    spool=self.spool, data=self.dir / "data", domain=DOMAIN,
 		    mail=self.mail, conf=self.conf, uid=nobody.pw_uid,
 		    gid=nobody.pw_gid, cert=self.cert, key=self.key,
-		    logfile=self.dir / "postfix.log"))
+		    logfile=self.dir / "postfix.log", dir=self.dir))
 		(self.conf / "vmailbox").write_text("".join(
 		    "%s %s/%s/\n" % (a, DOMAIN, a.split("@")[0]) for a in boxes()))
-		subprocess.run(["postfix", "-c", str(self.conf), "check"],
-		    check=True, capture_output=True)
-		r = subprocess.run(["postfix", "-c", str(self.conf), "start"],
+		# (postfix reports to a terminal or its log only; run it under
+		# script(1) to see why when this fails)
+		r = subprocess.run(["postfix", "-c", str(self.conf), "check"],
 		    capture_output=True, text=True)
 		if r.returncode != 0:
-			raise RuntimeError("postfix start: " + r.stdout + r.stderr)
+			raise RuntimeError("postfix check failed: " + r.stdout + r.stderr)
+		with open(self.dir / "start.log", "w") as out:
+			r = subprocess.run(["postfix", "-c", str(self.conf), "start"],
+			    stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+		if r.returncode != 0:
+			raise RuntimeError("postfix start failed, see " +
+			    str(self.dir / "postfix.log"))
 		self.started = True
 		wait_port(self.port)
 		return self
@@ -347,7 +357,7 @@ class Postfix:
 	def stop(self):
 		if self.started:
 			subprocess.run(["postfix", "-c", str(self.conf), "stop"],
-			    capture_output=True)
+			    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 			self.started = False
 
 
@@ -415,10 +425,14 @@ class Dovecot:
 		    port=self.port, port_s=self.port_s, cert=self.cert,
 		    key=self.key, mail=self.mail, uid=nobody.pw_uid,
 		    gid=nobody.pw_gid))
-		r = subprocess.run(["dovecot", "-c", str(self.conf)],
-		    capture_output=True, text=True)
+		# Output to a file, not a pipe: the daemonised master would hold
+		# a pipe open and run() would wait for it forever.
+		with open(self.dir / "start.log", "w") as out:
+			r = subprocess.run(["dovecot", "-c", str(self.conf)],
+			    stdout=out, stderr=out, stdin=subprocess.DEVNULL)
 		if r.returncode != 0:
-			raise RuntimeError("dovecot: " + r.stdout + r.stderr)
+			raise RuntimeError("dovecot: " +
+			    (self.dir / "start.log").read_text())
 		self.started = True
 		wait_port(self.port)
 		return self
@@ -433,7 +447,7 @@ class Dovecot:
 	def stop(self):
 		if self.started:
 			subprocess.run(["dovecot", "-c", str(self.conf), "stop"],
-			    capture_output=True)
+			    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 			self.started = False
 
 
@@ -470,7 +484,7 @@ def run_smtp(loadgen, server, size, conc, batch, n):
 	    timeout=1800)
 	res = json.loads(r.stdout.strip().splitlines()[-1])
 	# Delivered: every accepted message is a file in a Maildir's new/.
-	deadline = time.monotonic() + 300
+	deadline = time.monotonic() + 120
 	while count_new(server) < res["accepted"] and time.monotonic() < deadline:
 		time.sleep(0.01)
 	t1 = time.monotonic()
@@ -502,15 +516,20 @@ def smtp_matrix():
 # -- workload 4: idle connections -----------------------------------------
 
 def run_idle(loadgen, server, n):
+	base = pss_kib(server.pids())
 	p = subprocess.Popen([str(loadgen), "-p", str(server.port), "-I", str(n),
 	    "-t", "5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 	res = json.loads(p.stdout.readline())
 	time.sleep(1.0)
 	pids = server.pids()
 	res["server_processes"] = len(pids)
+	res["pss_kib_before"] = base
 	res["pss_kib"] = pss_kib(pids)
 	res["bytes_per_conn"] = (round(res["pss_kib"] * 1024 / res["held"])
 	    if res["held"] else None)
+	# What each connection adds, without the server's fixed footprint.
+	res["marginal_bytes_per_conn"] = (round((res["pss_kib"] - base) * 1024 /
+	    res["held"]) if res["held"] else None)
 	p.stdin.close()
 	p.wait(60)
 	time.sleep(1.0)
@@ -615,8 +634,8 @@ def build_table(results):
 	lines.append("| workload | metric | sealpost | postfix | sealpost/postfix |")
 	lines.append("|---|---|---|---|---|")
 	for w in results["smtp"]:
-		label = "SMTP %d KiB, %d sessions, %s" % (w["size_kib"],
-		    w["concurrency"], "1 msg/conn" if w["per_connection"] == 1
+		label = "SMTP %d KiB, %d session%s, %s" % (w["size_kib"],
+		    w["concurrency"], "" if w["concurrency"] == 1 else "s", "1 msg/conn" if w["per_connection"] == 1
 		    else "%d msgs/conn" % w["per_connection"])
 		s, p = w["summary"]["sealpost"], w["summary"].get("postfix", {})
 		for key, name in (("delivered_per_s", "delivered msgs/s"),
@@ -639,10 +658,13 @@ def build_table(results):
 		s, p = results["idle"]["sealpost"], results["idle"]["postfix"]
 		lines.append("| idle SMTP | total PSS MiB | %.1f | %.1f | |" % (
 		    s["pss_kib"] / 1024, p["pss_kib"] / 1024))
-		lines.append("| idle SMTP | PSS bytes/conn | %s | %s | %s |" % (
-		    s["bytes_per_conn"], p["bytes_per_conn"],
-		    "%.2fx" % (s["bytes_per_conn"] / p["bytes_per_conn"])
-		    if s["bytes_per_conn"] and p["bytes_per_conn"] else "-"))
+		lines.append("| idle SMTP | total PSS MiB before | %.1f | %.1f | |" % (
+		    s["pss_kib_before"] / 1024, p["pss_kib_before"] / 1024))
+		for key, name in (("bytes_per_conn", "PSS bytes/conn (total/held)"),
+		    ("marginal_bytes_per_conn", "PSS bytes/conn (added/held)")):
+			lines.append("| idle SMTP | %s | %s | %s | %s |" % (name,
+			    s[key], p[key], "%.4fx" % (s[key] / p[key])
+			    if s[key] and p[key] else "-"))
 	phys = results.get("physical")
 	if phys:
 		lines.append("| disk | durable Maildir deliveries/s, 1 thread | %s | | |"
@@ -697,7 +719,14 @@ def versions():
 
 # -- main -----------------------------------------------------------------
 
+def on_signal(signum, frame):
+	raise SystemExit(128 + signum)
+
+
 def main():
+	# So that the finally clause stops every server on SIGTERM/SIGINT too.
+	signal.signal(signal.SIGTERM, on_signal)
+	signal.signal(signal.SIGINT, on_signal)
 	if os.geteuid() != 0:
 		sys.exit("bench: run as root (it installs packages and starts "
 		    "Postfix/Dovecot instances that switch users)")
