@@ -21,7 +21,8 @@ sealpost/Postfix; writes JSON to bench/results/ and the table with the
 command and machine facts into docs/performance.md (between markers).
 
 Environment: BENCH_FULL=1 for the full matrix (slow), BENCH_REPS=N,
-BENCH_KEEP=1 to keep the work directory, BENCH_NO_DOCS=1 to leave
+BENCH_KEEP=1 to keep the work directory, BENCH_SKIP_SMTP=1 /
+BENCH_SKIP_IDLE=1 to leave out those workloads (for debugging), BENCH_NO_DOCS=1 to leave
 docs/performance.md alone, BENCH_SMOKE=1 for the tiny sealpost-only run
 that `make test` uses (asserts nothing about speed).
 
@@ -33,10 +34,12 @@ import json
 import os
 import platform
 import pwd
+import resource
 import grp
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -502,6 +505,8 @@ def run_smtp(loadgen, server, size, conc, batch, n):
 
 
 def smtp_matrix():
+	if os.environ.get("BENCH_SKIP_SMTP") == "1":
+		return []
 	if SMOKE:
 		return [(4, 2, 1, 20), (4, 2, 10, 20)]
 	m = [(4, 1, 1, 300), (4, 50, 1, 2000)]
@@ -511,6 +516,165 @@ def smtp_matrix():
 		    (100, 1, 1, 1000), (100, 10, 1, 5000), (100, 50, 1, 5000),
 		    (100, 200, 1, 5000), (100, 50, 10, 5000)]
 	return m
+
+
+# -- workload 3: POP3 -------------------------------------------------------
+
+class RawPop:
+	"""A minimal POP3 client that reads multi-line replies in large chunks
+	(poplib reads line by line and would be the bottleneck)."""
+
+	def __init__(self, port, mode, cafile):
+		self.ctx = ssl.create_default_context(cafile=cafile)
+		self.ctx.check_hostname = False
+		s = socket.create_connection(("127.0.0.1", port), timeout=30)
+		s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+		if mode == "pop3s":
+			s = self.ctx.wrap_socket(s)
+		self.s = s
+		self.buf = bytearray()
+		self.status()
+		if mode == "stls":
+			self.cmd(b"STLS")
+			self.s = self.ctx.wrap_socket(self.s)
+			self.buf = bytearray()
+
+	def fill(self):
+		b = self.s.recv(262144)
+		if not b:
+			raise OSError("POP3 server closed the connection")
+		self.buf += b
+
+	def status(self):
+		while b"\r\n" not in self.buf:
+			self.fill()
+		i = self.buf.index(b"\r\n")
+		line = bytes(self.buf[:i])
+		del self.buf[:i + 2]
+		if not line.startswith(b"+OK"):
+			raise OSError("POP3: %r" % line[:200])
+		return line
+
+	def cmd(self, c):
+		self.s.sendall(c + b"\r\n")
+		return self.status()
+
+	def multiline(self):
+		"""Consumes the body of a multi-line reply; returns its length in
+		bytes. Scans only new data, so the client stays cheap."""
+		if self.buf.startswith(b".\r\n"):
+			del self.buf[:3]
+			return 3
+		pos = 0
+		while True:
+			i = self.buf.find(b"\r\n.\r\n", max(0, pos - 4))
+			if i >= 0:
+				del self.buf[:i + 5]
+				return i + 5
+			pos = len(self.buf)
+			self.fill()
+
+	def login(self, user, pw):
+		self.cmd(b"USER " + user.encode())
+		self.cmd(b"PASS " + pw.encode())
+
+	def close(self):
+		try:
+			self.cmd(b"QUIT")
+		finally:
+			self.s.close()
+
+
+def pop_worker(port, mode, cafile, user, kind, start, seconds):
+	"""One client process (`bench.py --pop-worker ...`): waits until the
+	common start time, repeats sessions for `seconds`, prints JSON."""
+	while time.time() < start:
+		time.sleep(0.005)
+	t0 = time.monotonic()
+	stop = t0 + seconds
+	sessions = nbytes = 0
+	lat = []
+	while time.monotonic() < stop:
+		t1 = time.monotonic()
+		p = RawPop(port, mode, cafile)
+		p.login(user, PASSWORD)
+		n = int(p.cmd(b"STAT").split()[1])
+		if kind == "retr":
+			for i in range(1, n + 1):
+				p.s.sendall(b"RETR %d\r\n" % i)
+				p.status()
+				nbytes += p.multiline()
+		p.close()
+		sessions += 1
+		lat.append(time.monotonic() - t1)
+	ru = resource.getrusage(resource.RUSAGE_SELF)
+	print(json.dumps({"sessions": sessions, "bytes": nbytes, "lat": lat,
+	    "seconds": time.monotonic() - t0,
+	    "cpu": ru.ru_utime + ru.ru_stime}))
+
+
+def run_pop(name, port, mode, cafile, kind, conc, seconds):
+	"""conc client processes (separate interpreters: no GIL, no fork of a
+	threaded parent), started together."""
+	users = boxes()
+	start = time.time() + 0.5 + 0.02 * conc
+	procs = [subprocess.Popen([sys.executable, __file__, "--pop-worker",
+	    str(port), mode, cafile, users[k % BOXES], kind, repr(start),
+	    str(seconds)], stdout=subprocess.PIPE, text=True)
+	    for k in range(conc)]
+	while time.time() < start:
+		time.sleep(0.005)
+	j0 = cpu_jiffies()
+	outs = []
+	for p in procs:
+		out, _ = p.communicate(timeout=seconds + 120)
+		if p.returncode != 0:
+			raise RuntimeError("POP3 client failed against %s" % name)
+		outs.append(json.loads(out))
+	j1 = cpu_jiffies()
+	el = max(o["seconds"] for o in outs)
+	sessions = sum(o["sessions"] for o in outs)
+	nbytes = sum(o["bytes"] for o in outs)
+	lat = sorted(x for o in outs for x in o["lat"])
+	return {"server": name, "mode": mode, "kind": kind, "concurrency": conc,
+	    "seconds": round(el, 3), "sessions": sessions,
+	    "sessions_per_s": round(sessions / el, 2),
+	    "mb_per_s": round(nbytes / el / 1e6, 2),
+	    "session_p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+	    "client_cpu_share": round(sum(o["cpu"] for o in outs) / el, 3),
+	    "machine_cpu_busy": round((j1[0] - j0[0]) / (j1[2] - j0[2]), 4)
+		if j1[2] > j0[2] else None}
+
+
+def fill_maildrops(loadgen, server, per_box):
+	server.settle()
+	for a in boxes():
+		for sub in ("new", "cur"):
+			d = server.maildir_new(a).parent / sub
+			try:
+				for e in os.scandir(d):
+					if e.is_file():
+						os.unlink(e.path)
+			except FileNotFoundError:
+				pass
+	r = subprocess.run([str(loadgen), "-p", str(server.port), "-n",
+	    str(per_box * BOXES), "-c", "10", "-s", "100", "-m", str(BOXES),
+	    "-d", DOMAIN, "-f", SENDER], capture_output=True, text=True,
+	    timeout=1800)
+	res = json.loads(r.stdout.strip().splitlines()[-1])
+	deadline = time.monotonic() + 300
+	while count_new(server) < res["accepted"] and time.monotonic() < deadline:
+		time.sleep(0.05)
+	server.settle()
+	return res["accepted"]
+
+
+def pop_matrix():
+	if FULL:
+		return [(k, m, c) for k in ("login", "retr")
+		    for m in ("stls", "pop3s") for c in (1, 10, 50)], 10, 100
+	return [("login", "stls", 10), ("login", "pop3s", 10),
+	    ("retr", "stls", 10), ("retr", "pop3s", 10)], 5, 10
 
 
 # -- workload 4: idle connections -----------------------------------------
@@ -651,6 +815,17 @@ def build_table(results):
 			lines.append("| | failed transactions | %d | %d | |" % (
 			    sum(r["failed"] for r in w["runs"]["sealpost"]),
 			    sum(r["failed"] for r in w["runs"].get("postfix", []))))
+	for w in results.get("pop3", []):
+		label = "POP3 %s, %s, %d client%s" % ("login+STAT+QUIT" if
+		    w["kind"] == "login" else "RETR all", "STLS" if w["mode"] == "stls"
+		    else "POP3S", w["concurrency"], "" if w["concurrency"] == 1 else "s")
+		s, d = w["summary"]["sealpost"], w["summary"]["dovecot"]
+		key, name = (("sessions_per_s", "sessions/s") if w["kind"] == "login"
+		    else ("mb_per_s", "MB/s"))
+		lines.append("| %s | %s | %s | %s (dovecot) | %s |" % (label, name,
+		    fmt(s[key]), fmt(d[key]), ratio(s[key], d[key])))
+		lines.append("| | client CPU (cores) | %s | %s (dovecot) | |" % (
+		    fmt(s["client_cpu_share"]), fmt(d["client_cpu_share"])))
 	for name, r in results.get("idle", {}).items():
 		lines.append("| idle SMTP, %s | held / wanted | %d / %d | | |" % (
 		    name, r["held"], r["wanted"]))
@@ -789,9 +964,36 @@ def main():
 			log("smoke: ok")
 			ok = True
 			return 0
+		results["pop3"] = []
+		cafile = str(sp.inst.dir / "tls" / "cert.pem")
+		matrix, seconds, per_box = pop_matrix()
+		pops = [("sealpost", sp, sp.inst.ports["pop3"], sp.inst.ports["pop3s"]),
+		    ("dovecot", pf, dv.port, dv.port_s)]
+		for name, smtp_server, _, _ in pops:
+			n = fill_maildrops(loadgen, smtp_server, per_box)
+			log("%s maildrops: %d messages of 100 KiB" % (name, n))
+		for name, _, p, ps in pops:	# warm-up: indexes, page cache
+			run_pop(name, p, "stls", cafile, "retr", 5, 1)
+		for kind, mode, conc in matrix:
+			w = {"kind": kind, "mode": mode, "concurrency": conc,
+			    "runs": {"sealpost": [], "dovecot": []}}
+			for rep in range(REPS):
+				order = pops if rep % 2 == 0 else pops[::-1]
+				for name, _, p, ps in order:
+					res = run_pop(name, ps if mode == "pop3s" else p,
+					    mode, cafile, kind, conc, seconds)
+					w["runs"][name].append(res)
+					log("%s POP3 %s %s c=%d: %.1f sessions/s, %.1f MB/s" % (
+					    name, kind, mode, conc, res["sessions_per_s"],
+					    res["mb_per_s"]))
+			w["summary"] = {name: {k: summary([r[k] for r in runs])
+			    for k in ("sessions_per_s", "mb_per_s", "session_p50_ms",
+				"client_cpu_share")}
+			    for name, runs in w["runs"].items()}
+			results["pop3"].append(w)
 		results["idle"] = {}
 		idle_n = 10000
-		for s in servers:
+		for s in servers if os.environ.get("BENCH_SKIP_IDLE") != "1" else []:
 			s.settle()
 			results["idle"][s.name] = r = run_idle(loadgen, s, idle_n)
 			log("%s idle: held %d, PSS %.1f MiB" % (s.name, r["held"],
@@ -829,4 +1031,8 @@ def main():
 
 
 if __name__ == "__main__":
+	if len(sys.argv) == 9 and sys.argv[1] == "--pop-worker":
+		a = sys.argv[2:]
+		pop_worker(int(a[0]), a[1], a[2], a[3], a[4], float(a[5]), float(a[6]))
+		sys.exit(0)
 	sys.exit(main())
