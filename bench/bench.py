@@ -22,7 +22,8 @@ command and machine facts into docs/performance.md (between markers).
 
 Environment: BENCH_FULL=1 for the full matrix (slow), BENCH_REPS=N,
 BENCH_KEEP=1 to keep the work directory, BENCH_SKIP_SMTP=1 /
-BENCH_SKIP_IDLE=1 to leave out those workloads (for debugging), BENCH_NO_DOCS=1 to leave
+BENCH_SKIP_IDLE=1 /
+BENCH_SKIP_SUBMISSION=1 / BENCH_SKIP_POP3=1 to leave out those workloads (for debugging), BENCH_NO_DOCS=1 to leave
 docs/performance.md alone, BENCH_SMOKE=1 for the tiny sealpost-only run
 that `make test` uses (asserts nothing about speed).
 
@@ -223,6 +224,13 @@ class Sealpost:
 POSTFIX_MASTER = """\
 # Private bench instance: no chroot, smtpd on a loopback port.
 {listen} inet n - n - 2000 smtpd
+{sublisten} inet n - n - 2000 smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path=private/auth
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -307,8 +315,10 @@ class Postfix:
 		pfu = pwd.getpwnam("postfix")
 		os.chown(self.dir / "data", pfu.pw_uid, pfu.pw_gid)
 		self.port = free_port()
-		(self.conf / "master.cf").write_text(
-		    POSTFIX_MASTER.format(listen="127.0.0.1:%d" % self.port))
+		self.sub_port = free_port()
+		(self.conf / "master.cf").write_text(POSTFIX_MASTER.format(
+		    listen="127.0.0.1:%d" % self.port,
+		    sublisten="127.0.0.1:%d" % self.sub_port))
 		(self.conf / "main.cf").write_text(POSTFIX_MAIN.format(
 		    spool=self.spool, data=self.dir / "data", domain=DOMAIN,
 		    mail=self.mail, conf=self.conf, uid=nobody.pw_uid,
@@ -377,7 +387,7 @@ ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
 disable_plaintext_auth = yes
-auth_mechanisms = plain
+auth_mechanisms = plain login
 mail_location = maildir:{mail}/%d/%n
 first_valid_uid = 100
 pop3_uidl_format = %08Xu%08Xv
@@ -403,14 +413,23 @@ service pop3-login {{
 service anvil {{
   chroot =
 }}
+# Postfix's submission service authenticates through Dovecot (SASL).
+service auth {{
+  unix_listener {pf_spool}/private/auth {{
+    mode = 0660
+    user = postfix
+    group = postfix
+  }}
+}}
 """
 
 
 class Dovecot:
 	name = "dovecot"
 
-	def __init__(self, workdir, mail, cert, key):
+	def __init__(self, workdir, mail, cert, key, pf_spool):
 		self.dir = workdir / "dovecot"
+		self.pf_spool = pf_spool
 		self.mail, self.cert, self.key = mail, cert, key
 		self.conf = self.dir / "dovecot.conf"
 		self.started = False
@@ -428,7 +447,7 @@ class Dovecot:
 		self.conf.write_text(DOVECOT_CONF.format(dir=self.dir,
 		    port=self.port, port_s=self.port_s, cert=self.cert,
 		    key=self.key, mail=self.mail, uid=nobody.pw_uid,
-		    gid=nobody.pw_gid))
+		    gid=nobody.pw_gid, pf_spool=self.pf_spool))
 		# Output to a file, not a pipe: the daemonised master would hold
 		# a pipe open and run() would wait for it forever.
 		with open(self.dir / "start.log", "w") as out:
@@ -683,6 +702,75 @@ def pop_matrix():
 	    ("retr", "stls", 10), ("retr", "pop3s", 10)], 5, 100, 10
 
 
+# -- workload 2: submission ------------------------------------------------
+
+def sub_worker(port, cafile, user, start, seconds):
+	"""One submission client process: STARTTLS + AUTH PLAIN + one 4 KiB
+	message to its own mailbox + QUIT, repeated; prints JSON."""
+	import smtplib
+	ctx = ssl.create_default_context(cafile=cafile)
+	ctx.check_hostname = False
+	line = "x" * 76 + "\r\n"
+	msg = ("From: <%s>\r\nTo: <%s>\r\nSubject: submission bench\r\n"
+	    "Date: Sat, 28 Nov 2026 20:00:00 +0000\r\n"
+	    "Message-ID: <%%d.%d@example.test>\r\n\r\n" % (user, user, os.getpid())
+	    + line * 52)
+	while time.time() < start:
+		time.sleep(0.005)
+	t0 = time.monotonic()
+	stop = t0 + seconds
+	n = 0
+	lat = []
+	while time.monotonic() < stop:
+		t1 = time.monotonic()
+		s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.test",
+		    timeout=30)
+		s.starttls(context=ctx)
+		s.login(user, PASSWORD)
+		s.sendmail(user, [user], (msg % n).encode())
+		s.quit()
+		n += 1
+		lat.append(time.monotonic() - t1)
+	ru = resource.getrusage(resource.RUSAGE_SELF)
+	print(json.dumps({"sessions": n, "lat": lat,
+	    "seconds": time.monotonic() - t0, "cpu": ru.ru_utime + ru.ru_stime}))
+
+
+def run_submission(server, port, cafile, conc, seconds):
+	server.settle()
+	clear_maildirs(server)
+	users = boxes()
+	start = time.time() + 0.5 + 0.02 * conc
+	procs = [subprocess.Popen([sys.executable, __file__, "--sub-worker",
+	    str(port), cafile, users[k % BOXES], repr(start), str(seconds)],
+	    stdout=subprocess.PIPE, text=True) for k in range(conc)]
+	while time.time() < start:
+		time.sleep(0.005)
+	t0 = time.monotonic()
+	outs = []
+	for p in procs:
+		out, _ = p.communicate(timeout=seconds + 120)
+		if p.returncode != 0:
+			raise RuntimeError("submission client failed against %s" %
+			    server.name)
+		outs.append(json.loads(out))
+	el = max(o["seconds"] for o in outs)
+	sent = sum(o["sessions"] for o in outs)
+	deadline = time.monotonic() + 120
+	while count_new(server) < sent and time.monotonic() < deadline:
+		time.sleep(0.01)
+	delivered_el = time.monotonic() - t0
+	lat = sorted(x for o in outs for x in o["lat"])
+	return {"server": server.name, "concurrency": conc, "sessions": sent,
+	    "seconds": round(el, 3), "accepted_per_s": round(sent / el, 2),
+	    "delivered": count_new(server),
+	    "delivered_per_s": round(count_new(server) / delivered_el, 2),
+	    "session_p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+	    "session_p99_ms": round(1000 * lat[min(len(lat) - 1,
+		int(0.99 * (len(lat) - 1) + 0.5))], 2) if lat else None,
+	    "client_cpu_share": round(sum(o["cpu"] for o in outs) / el, 3)}
+
+
 # -- workload 4: idle connections -----------------------------------------
 
 def run_idle(loadgen, server, n):
@@ -821,6 +909,18 @@ def build_table(results):
 			lines.append("| | failed transactions | %d | %d | |" % (
 			    sum(r["failed"] for r in w["runs"]["sealpost"]),
 			    sum(r["failed"] for r in w["runs"].get("postfix", []))))
+	for w in results.get("submission", []):
+		label = "submission, STARTTLS+AUTH+1 msg, %d sessions" % w["concurrency"]
+		s, p = w["summary"]["sealpost"], w["summary"]["postfix"]
+		for key, name in (("delivered_per_s", "delivered msgs/s"),
+		    ("accepted_per_s", "accepted msgs/s"),
+		    ("session_p50_ms", "session p50 ms"),
+		    ("session_p99_ms", "session p99 ms"),
+		    ("client_cpu_share", "client CPU (cores)")):
+			lines.append("| %s | %s | %s | %s | %s |" % (label, name,
+			    fmt(s.get(key)), fmt(p.get(key)),
+			    ratio(s.get(key), p.get(key))))
+			label = ""
 	for w in results.get("pop3", []):
 		label = "POP3 %s, %s, %d client%s" % ("login+STAT+QUIT" if
 		    w["kind"] == "login" else "RETR all", "STLS" if w["mode"] == "stls"
@@ -938,7 +1038,7 @@ def main():
 			key = str(sp.inst.dir / "tls" / "key.pem")
 			pf = Postfix(workdir, cert, key).setup()
 			started.append(pf)
-			dv = Dovecot(workdir, pf.mail, cert, key).setup()
+			dv = Dovecot(workdir, pf.mail, cert, key, pf.spool).setup()
 			started.append(dv)
 			servers.append(pf)
 			results["versions"] = versions()
@@ -973,16 +1073,33 @@ def main():
 			log("smoke: ok")
 			ok = True
 			return 0
-		results["pop3"] = []
 		cafile = str(sp.inst.dir / "tls" / "cert.pem")
+		results["submission"] = []
+		if os.environ.get("BENCH_SKIP_SUBMISSION") != "1":
+			subs = [(sp, sp.inst.ports["submission"]), (pf, pf.sub_port)]
+			w = {"concurrency": 10, "runs": {"sealpost": [], "postfix": []}}
+			for rep in range(REPS):
+				for s, port in (subs if rep % 2 == 0 else subs[::-1]):
+					res = run_submission(s, port, cafile, 10, 5)
+					w["runs"][s.name].append(res)
+					log("%s submission c=10: %.1f msgs/s, p50 %.0f ms" % (
+					    s.name, res["accepted_per_s"], res["session_p50_ms"]))
+			w["summary"] = {name: {k: summary([r[k] for r in runs])
+			    for k in ("accepted_per_s", "delivered_per_s",
+				"session_p50_ms", "session_p99_ms", "client_cpu_share")}
+			    for name, runs in w["runs"].items()}
+			results["submission"].append(w)
+		results["pop3"] = []
 		matrix, seconds, per_box, nboxes = pop_matrix()
+		if os.environ.get("BENCH_SKIP_POP3") == "1":
+			matrix = []
 		pops = [("sealpost", sp, sp.inst.ports["pop3"], sp.inst.ports["pop3s"]),
 		    ("dovecot", pf, dv.port, dv.port_s)]
-		for name, smtp_server, _, _ in pops:
+		for name, smtp_server, _, _ in pops if matrix else []:
 			n = fill_maildrops(loadgen, smtp_server, per_box, nboxes)
 			log("%s maildrops: %d messages of 100 KiB in %d" % (name, n,
 			    nboxes))
-		for name, _, p, ps in pops:	# warm-up: indexes, page cache
+		for name, _, p, ps in pops if matrix else []:	# warm-up: indexes, page cache
 			run_pop(name, p, "stls", cafile, "retr", nboxes, 1, nboxes)
 		for kind, mode, conc in matrix:
 			w = {"kind": kind, "mode": mode, "concurrency": conc,
@@ -1041,6 +1158,10 @@ def main():
 
 
 if __name__ == "__main__":
+	if len(sys.argv) == 7 and sys.argv[1] == "--sub-worker":
+		a = sys.argv[2:]
+		sub_worker(int(a[0]), a[1], a[2], float(a[3]), float(a[4]))
+		sys.exit(0)
 	if len(sys.argv) == 9 and sys.argv[1] == "--pop-worker":
 		a = sys.argv[2:]
 		pop_worker(int(a[0]), a[1], a[2], a[3], a[4], float(a[5]), float(a[6]))
