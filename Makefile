@@ -5,7 +5,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 RUN_DIR    ?= run
 
-.PHONY: all build asan deps run test unit-test protocol-test reliability fuzz clean
+.PHONY: all build asan deps run test reliability fuzz bench bench-smoke clean
 
 all: build
 
@@ -31,6 +31,14 @@ test: deps build asan
 reliability: deps build
 	@SEALPOST_BUILD=$(CURDIR)/$(BUILD) SEALPOST_LONG=1 /usr/bin/python3 -m pytest \
 	    -q -s -p no:cacheprovider tests/reliability
+
+# Side-by-side benchmark against Postfix and Dovecot (bench/bench.py,
+# issue 7): BENCH_FULL=1 for the full matrix. Needs root.
+bench: deps build
+	@/usr/bin/python3 bench/bench.py
+
+bench-smoke: build
+	@BENCH_SMOKE=1 /usr/bin/python3 bench/bench.py
 
 fuzz: deps
 	@scripts/fuzz.sh
