@@ -1,8 +1,62 @@
 /* Small helpers shared by every protocol service; see service.h. */
 #include "net/service.h"
 
+#include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include "core/xmalloc.h"
+#include "net/threadpool.h"
+
+struct service_job {
+	void			*owner;	/* NULL once orphaned */
+	struct service_job	**slot;
+	void			(*work)(void *);
+	void			(*done)(void *, void *);
+	void			*arg;
+};
+
+static void
+service_job_work(void *p)
+{
+	struct service_job *j = p;
+
+	j->work(j->arg);
+}
+
+static void
+service_job_done(void *p)
+{
+	struct service_job *j = p;
+
+	if (j->owner != NULL)
+		*j->slot = NULL;
+	j->done(j->owner, j->arg);
+	free(j);
+}
+
+void
+service_job_submit(struct service *svc, struct service_job **slot,
+    void *owner, void (*work)(void *), void (*done)(void *, void *),
+    void *arg)
+{
+	struct service_job *j = xcalloc(1, sizeof(*j));
+
+	j->owner = owner;
+	j->slot = slot;
+	j->work = work;
+	j->done = done;
+	j->arg = arg;
+	*slot = j;
+	threadpool_submit(svc->pool, service_job_work, service_job_done, j);
+}
+
+void
+service_job_orphan(struct service_job *j)
+{
+	if (j != NULL)
+		j->owner = NULL;
+}
 
 const char *
 service_kind_name(enum service_kind kind)

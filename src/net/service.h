@@ -56,6 +56,20 @@ struct service {
 	void	(*session_ended)(struct service *, const struct sockaddr *peer);
 };
 
+/*
+ * Blocking work a session hands to the thread pool. work(arg) runs on a
+ * pool thread; then, on the loop thread, *slot is cleared and done(owner,
+ * arg) runs. If the owner went away meanwhile (it called
+ * service_job_orphan() on *slot), done runs with owner NULL so it can free
+ * arg: a job owns whatever it works on until done, so a client leaving
+ * mid-job frees nothing in use.
+ */
+struct service_job;
+void	service_job_submit(struct service *, struct service_job **slot,
+	    void *owner, void (*work)(void *arg),
+	    void (*done)(void *owner, void *arg), void *arg);
+void	service_job_orphan(struct service_job *);
+
 /* Links a new session into svc->sessions / unlinks it and calls session_ended. */
 void	service_session_add(struct service *, struct service_session *);
 void	service_session_remove(struct service *, struct service_session *,

@@ -94,8 +94,9 @@ drop_new(struct store_mailbox *mb)
 }
 
 static void
-open_done(struct pop3_session *s, void *arg)
+open_done(void *owner, void *arg)
 {
+	struct pop3_session *s = owner;
 	struct open_job *j = arg;
 	char esc[128];
 
@@ -245,8 +246,9 @@ pass_work(void *arg)
 }
 
 static void
-pass_done(struct pop3_session *s, void *arg)
+pass_done(void *owner, void *arg)
 {
+	struct pop3_session *s = owner;
 	struct auth_password_job *job = arg;
 	const char *login;
 
@@ -346,8 +348,9 @@ sasl_password_work(void *arg)
 }
 
 static void
-sasl_password_done(struct pop3_session *s, void *arg)
+sasl_password_done(void *owner, void *arg)
 {
+	struct pop3_session *s = owner;
 	struct sasl_session *sasl = arg;
 	struct auth_password_job *job = sasl_session_password_job(sasl);
 	enum sasl_step step;

@@ -175,8 +175,9 @@ update_work(void *arg)
 }
 
 static void
-update_done(struct pop3_session *s, void *arg)
+update_done(void *owner, void *arg)
 {
+	struct pop3_session *s = owner;
 	struct update_job *j = arg;
 	size_t left = j->drop->n - j->drop->n_deleted;
 

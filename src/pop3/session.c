@@ -217,47 +217,13 @@ pop3_end(struct pop3_session *s)
 
 /* --- async work --- */
 
-struct pop3_async {
-	struct pop3_session	*s;	/* NULL once the session is gone */
-	void			(*work)(void *);
-	void			(*done)(struct pop3_session *, void *);
-	void			*arg;
-};
-
-static void
-pop3_async_work(void *p)
-{
-	struct pop3_async *a = p;
-
-	a->work(a->arg);
-}
-
-static void
-pop3_async_done(void *p)
-{
-	struct pop3_async *a = p;
-	struct pop3_session *s = a->s;
-
-	if (s != NULL)
-		s->pending = NULL;
-	a->done(s, a->arg);
-	free(a);
-}
-
 void
 pop3_async(struct pop3_session *s, void (*work)(void *),
-    void (*done)(struct pop3_session *, void *), void *arg)
+    void (*done)(void *owner, void *arg), void *arg)
 {
-	struct pop3_async *a = xcalloc(1, sizeof(*a));
-
-	a->s = s;
-	a->work = work;
-	a->done = done;
-	a->arg = arg;
-	s->pending = a;
 	s->mode = PM_WAIT;
 	conn_pause(s->conn);
-	threadpool_submit(s->svc->pool, pop3_async_work, pop3_async_done, a);
+	service_job_submit(s->svc, &s->pending, s, work, done, arg);
 }
 
 void
@@ -649,8 +615,7 @@ pop3_session_start(struct service *svc, enum service_kind kind, int fd,
 static void
 pop3_session_free(struct pop3_session *s)
 {
-	if (s->pending != NULL)
-		s->pending->s = NULL;
+	service_job_orphan(s->pending);
 	pop3_auth_cleanup(s);
 	if (s->delay_timer != NULL)
 		event_free(s->delay_timer);

@@ -20,7 +20,6 @@ struct conn;
 struct event;
 struct sasl_session;
 struct store_mailbox;
-struct pop3_async;
 struct pop3_stream;
 
 /* RFC 1939 section 3: the states, as bits so a table row lists where a
@@ -105,7 +104,7 @@ struct pop3_session {
 	const char		*current_verb;
 
 	struct sasl_session	*sasl;
-	struct pop3_async	*pending;	/* async work in flight */
+	struct service_job	*pending;	/* async work in flight */
 	struct event		*delay_timer;	/* throttled auth replies */
 	bool			 delayed_ok;	/* the verdict being delayed */
 	char			*delayed_login;	/* account (ok) or name tried */
@@ -148,7 +147,7 @@ void	pop3_log(const struct pop3_session *, const char *fmt, ...)
  * whatever it owns). Reading pauses until pop3_resume().
  */
 void	pop3_async(struct pop3_session *, void (*work)(void *arg),
-	    void (*done)(struct pop3_session *s, void *arg), void *arg);
+	    void (*done)(void *owner, void *arg), void *arg);
 /* Frees a maildrop listing, closing (unlocking) its mailbox. */
 void	pop3_drop_free(struct pop3_drop **);
 

@@ -115,8 +115,9 @@ auth_password_work(void *arg)
 }
 
 static void
-auth_password_done(struct smtp_session *s, void *arg)
+auth_password_done(void *owner, void *arg)
 {
+	struct smtp_session *s = owner;
 	struct sasl_session *sasl = arg;
 	struct auth_password_job *job = sasl_session_password_job(sasl);
 	enum sasl_step step;

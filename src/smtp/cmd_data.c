@@ -214,8 +214,9 @@ commit_work(void *arg)
 }
 
 static void
-commit_done(struct smtp_session *s, void *arg)
+commit_done(void *owner, void *arg)
 {
+	struct smtp_session *s = owner;
 	struct commit_job *job = arg;
 	struct smtp_txn *t = job->txn;
 

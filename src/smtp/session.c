@@ -181,47 +181,13 @@ smtp_txn_reset(struct smtp_session *s)
 
 /* --- async work --- */
 
-struct smtp_async {
-	struct smtp_session	*s;	/* NULL once the session is gone */
-	void			(*work)(void *);
-	void			(*done)(struct smtp_session *, void *);
-	void			*arg;
-};
-
-static void
-smtp_async_work(void *p)
-{
-	struct smtp_async *a = p;
-
-	a->work(a->arg);
-}
-
-static void
-smtp_async_done(void *p)
-{
-	struct smtp_async *a = p;
-	struct smtp_session *s = a->s;
-
-	if (s != NULL)
-		s->pending = NULL;
-	a->done(s, a->arg);
-	free(a);
-}
-
 void
 smtp_async(struct smtp_session *s, void (*work)(void *),
-    void (*done)(struct smtp_session *, void *), void *arg)
+    void (*done)(void *owner, void *arg), void *arg)
 {
-	struct smtp_async *a = xcalloc(1, sizeof(*a));
-
-	a->s = s;
-	a->work = work;
-	a->done = done;
-	a->arg = arg;
-	s->pending = a;
 	s->mode = SM_WAIT;
 	conn_pause(s->conn);
-	threadpool_submit(s->svc->pool, smtp_async_work, smtp_async_done, a);
+	service_job_submit(s->svc, &s->pending, s, work, done, arg);
 }
 
 static void
@@ -582,8 +548,7 @@ smtp_session_start(struct service *svc, enum service_kind kind, int fd,
 static void
 smtp_session_free(struct smtp_session *s)
 {
-	if (s->pending != NULL)
-		s->pending->s = NULL;
+	service_job_orphan(s->pending);
 	smtp_mail_check_cancel(s);
 	smtp_txn_reset(s);
 	if (s->sasl != NULL)

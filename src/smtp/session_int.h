@@ -24,7 +24,6 @@ struct conn;
 struct event;
 struct sasl_session;
 struct store_spool;
-struct smtp_async;
 struct smtp_mail_check;
 
 /* Session states are bits so a command table row lists where a verb is legal. */
@@ -126,7 +125,7 @@ struct smtp_session {
 
 	struct smtp_txn		*txn;
 	struct sasl_session	*sasl;
-	struct smtp_async	*pending;	/* async work in flight */
+	struct service_job	*pending;	/* async work in flight */
 	struct smtp_mail_check	*mail_check;	/* MAIL FROM DNS checks */
 	struct event		*delay_timer;	/* throttled auth replies */
 	int			 auth_delayed_step;
@@ -165,7 +164,7 @@ void	smtp_log(const struct smtp_session *, const char *fmt, ...)
  * exists (else done is called with s == NULL so it can free its argument).
  */
 void	smtp_async(struct smtp_session *, void (*work)(void *arg),
-	    void (*done)(struct smtp_session *s, void *arg), void *arg);
+	    void (*done)(void *owner, void *arg), void *arg);
 
 /* --- handlers (cmd_*.c) --- */
 enum cmd_rc	smtp_cmd_helo(struct smtp_session *, struct str_view);
