@@ -1,10 +1,12 @@
 /* Small helpers shared by every protocol service; see service.h. */
 #include "net/service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/str.h"
 #include "core/xmalloc.h"
 #include "net/threadpool.h"
 
@@ -107,4 +109,35 @@ service_session_remove(struct service *svc, struct service_session *ss,
 	svc->n_sessions--;
 	if (svc->session_ended != NULL)
 		svc->session_ended(svc, peer);
+}
+
+void
+service_counters_format(char *out, size_t outsz,
+    const struct service_counter *c, size_t n, const char *(*verb)(size_t))
+{
+	size_t o = 0;
+
+	if (outsz == 0)
+		return;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char name[17];
+		int len;
+
+		if (c[i].total == 0)
+			continue;
+		snprintf(name, sizeof(name), "%s", verb(i));
+		str_lower(name);
+		if (c[i].ok == c[i].total)
+			len = snprintf(out + o, outsz - o, " %s=%u", name,
+			    c[i].total);
+		else
+			len = snprintf(out + o, outsz - o, " %s=%u/%u", name,
+			    c[i].ok, c[i].total);
+		if (len < 0 || (size_t)len >= outsz - o) {
+			out[o] = '\0';
+			break;
+		}
+		o += (size_t)len;
+	}
 }

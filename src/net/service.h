@@ -7,6 +7,7 @@
 #define SEALPOST_NET_SERVICE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <openssl/ssl.h>
 
@@ -69,6 +70,21 @@ void	service_job_submit(struct service *, struct service_job **slot,
 	    void *owner, void (*work)(void *arg),
 	    void (*done)(void *owner, void *arg), void *arg);
 void	service_job_orphan(struct service_job *);
+
+/* Per-command counts for the disconnect log line. */
+struct service_counter {
+	unsigned	ok;	/* 2xx / +OK replies */
+	unsigned	total;
+};
+
+/*
+ * Formats " verb=N" (all succeeded) or " verb=ok/total" for each counter
+ * that was used, verbs lower-cased, into out (always NUL-terminated; cut
+ * at a whole item when full). verb(i) names counter i.
+ */
+void	service_counters_format(char *out, size_t outsz,
+	    const struct service_counter *, size_t n,
+	    const char *(*verb)(size_t i));
 
 /* Links a new session into svc->sessions / unlinks it and calls session_ended. */
 void	service_session_add(struct service *, struct service_session *);

@@ -494,31 +494,19 @@ pop3_on_drained(void *ctx)
 		pop3_stream_pump(s);
 }
 
+static const char *
+pop3_counter_verb(size_t i)
+{
+	return pop3_cmds[i].keyword;
+}
+
 static void
 pop3_log_disconnect(struct pop3_session *s, const char *reason)
 {
 	char counts[512];
-	size_t o = 0;
 
-	counts[0] = '\0';
-	for (size_t i = 0; i < POP3_N_CMDS; i++) {
-		char verb[8];
-		int n;
-
-		if (s->counters[i].total == 0)
-			continue;
-		snprintf(verb, sizeof(verb), "%s", pop3_cmds[i].keyword);
-		str_lower(verb);
-		if (s->counters[i].ok == s->counters[i].total)
-			n = snprintf(counts + o, sizeof(counts) - o, " %s=%u",
-			    verb, s->counters[i].total);
-		else
-			n = snprintf(counts + o, sizeof(counts) - o,
-			    " %s=%u/%u", verb, s->counters[i].ok, s->counters[i].total);
-		if (n < 0 || (size_t)n >= sizeof(counts) - o)
-			break;
-		o += (size_t)n;
-	}
+	service_counters_format(counts, sizeof(counts), s->counters,
+	    POP3_N_CMDS, pop3_counter_verb);
 	pop3_log(s, "event=disconnect reason=\"%s\"%s", reason, counts);
 }
 

@@ -67,11 +67,6 @@ struct pop3_drop {
 	uint64_t		 size_deleted;
 };
 
-struct pop3_counter {
-	unsigned	ok;
-	unsigned	total;
-};
-
 #define POP3_N_COUNTERS	20
 
 struct pop3_session {
@@ -100,7 +95,7 @@ struct pop3_session {
 	char			*login;		/* authenticated account */
 	unsigned		 errors;
 	unsigned		 auth_failures;
-	struct pop3_counter	 counters[POP3_N_COUNTERS];
+	struct service_counter	 counters[POP3_N_COUNTERS];
 	const char		*current_verb;
 
 	struct sasl_session	*sasl;

@@ -430,31 +430,19 @@ smtp_on_tls_ready(void *ctx)
 	conn_set_timeout(s->conn, s->svc->cfg->timeout_command);
 }
 
+static const char *
+smtp_counter_verb(size_t i)
+{
+	return smtp_cmds[i].verb;
+}
+
 static void
 smtp_log_disconnect(struct smtp_session *s, const char *reason)
 {
 	char counts[512];
-	size_t o = 0;
 
-	counts[0] = '\0';
-	for (size_t i = 0; i < SMTP_N_CMDS; i++) {
-		char verb[16];
-		int n;
-
-		if (s->counters[i].total == 0)
-			continue;
-		snprintf(verb, sizeof(verb), "%s", smtp_cmds[i].verb);
-		str_lower(verb);
-		if (s->counters[i].ok == s->counters[i].total)
-			n = snprintf(counts + o, sizeof(counts) - o, " %s=%u",
-			    verb, s->counters[i].total);
-		else
-			n = snprintf(counts + o, sizeof(counts) - o, " %s=%u/%u",
-			    verb, s->counters[i].ok, s->counters[i].total);
-		if (n < 0 || (size_t)n >= sizeof(counts) - o)
-			break;
-		o += (size_t)n;
-	}
+	service_counters_format(counts, sizeof(counts), s->counters,
+	    SMTP_N_CMDS, smtp_counter_verb);
 	smtp_log(s, "event=disconnect reason=\"%s\"%s", reason, counts);
 }
 

@@ -87,11 +87,6 @@ struct smtp_txn {
 	unsigned		 bdat_chunks;
 };
 
-struct smtp_counter {
-	unsigned	ok;
-	unsigned	total;
-};
-
 #define SMTP_N_COUNTERS	16
 
 struct smtp_session {
@@ -120,7 +115,7 @@ struct smtp_session {
 
 	unsigned		 errors;
 	unsigned		 auth_failures;
-	struct smtp_counter	 counters[SMTP_N_COUNTERS];
+	struct service_counter	 counters[SMTP_N_COUNTERS];
 	const char		*current_verb;
 
 	struct smtp_txn		*txn;
