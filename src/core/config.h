@@ -18,7 +18,7 @@
 #define CONFIG_MAX_DNS		8
 #define CONFIG_MAX_LINE		4096	/* bytes per line, newline excluded */
 #define CONFIG_MAX_FILE		(1024 * 1024)
-#define CONFIG_MAX_KEYS	64	/* room for every key's line number */
+#define CONFIG_MAX_KEYS	128	/* room for every key's line number */
 #define CONFIG_MAX_TRANSPORT	64	/* transport map entries */
 #define CONFIG_MAX_RETRY	16	/* queue_retry_schedule steps */
 

@@ -88,6 +88,16 @@ test_config_defaults(void **state)
 	assert_null(c.data_dir);
 }
 
+static size_t
+count_lines(const char *text)
+{
+	size_t n = 0;
+
+	for (; *text != '\0'; text++)
+		n += *text == '\n';
+	return n;
+}
+
 static const char every_key[] =
     "hostname = MX.Example.ORG.\n"
     "domains = example.org, Example.NET example.com,example.org\n"
@@ -221,7 +231,8 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.timeout_relay_data, 240);
 	assert_int_equal(c.timeout_relay_data_block, 300);
 	assert_int_equal(c.timeout_relay_dot, 360);
-	assert_int_equal(config_key_count(), 47);
+	/* every_key sets each key once, one per line, in table order */
+	assert_int_equal(config_key_count(), count_lines(every_key));
 	for (size_t i = 0; i < config_key_count(); i++)
 		assert_int_equal(c.key_line[i], i + 1);
 	assert_null(config_key_name(config_key_count()));
