@@ -108,6 +108,13 @@ static const struct key_def keys[] = {
 	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
+	{ "relay_mx_port",	K_UINT,		F(relay_mx_port), 1, 65535 },
+	{ "relay_max_connections", K_UINT,	F(relay_max_connections), 1, 10000 },
+	{ "relay_max_per_domain", K_UINT,	F(relay_max_per_domain), 1, 10000 },
+	{ "relay_rate_per_domain", K_UINT,	F(relay_rate_per_domain), 0,
+	    1000000 },
+	{ "queue_delay_notice",	K_DURATION,	F(queue_delay_notice), 0,
+	    365 * 86400 },
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -264,6 +271,12 @@ config_defaults(struct config *cfg)
 	cfg->timeout_relay_data = 120;
 	cfg->timeout_relay_data_block = 180;
 	cfg->timeout_relay_dot = 600;
+	/* RFC 5321 5.1: MX hosts are reached on the SMTP port. */
+	cfg->relay_mx_port = 25;
+	cfg->relay_max_connections = 32;
+	cfg->relay_max_per_domain = 20;
+	cfg->relay_rate_per_domain = 0;
+	cfg->queue_delay_notice = 4 * 3600;
 }
 
 void

@@ -119,6 +119,11 @@ struct config {
 	unsigned		timeout_relay_data;	/* 120: DATA initiation */
 	unsigned		timeout_relay_data_block;	/* 180 */
 	unsigned		timeout_relay_dot;	/* 600: final reply */
+	unsigned		relay_mx_port;		/* 25: port of MX hosts */
+	unsigned		relay_max_connections;	/* 32 at once */
+	unsigned		relay_max_per_domain;	/* 20 per domain */
+	unsigned		relay_rate_per_domain;	/* msgs/min, 0 = any */
+	unsigned		queue_delay_notice;	/* 4h; 0 = none */
 
 	bool		pop3_apop;		/* default false */
 	bool		pop3_require_tls;	/* default true: no login before STLS */

@@ -73,7 +73,7 @@ bounce_status_of(const char *reply, char *out)
 static int
 bounce_format_dsn(const struct bounce_info *b, struct buf *out)
 {
-	char date[64];
+	char date[64], until[64];
 	int rc = 0;
 
 	bounce_date((time_t)b->arrival, date, sizeof(date));
@@ -82,14 +82,22 @@ bounce_format_dsn(const struct bounce_info *b, struct buf *out)
 	    "X-Sealpost-Queue-ID: %s\r\n"
 	    "Arrival-Date: %s\r\n", b->reporting_mta, b->qid, date);
 	bounce_date(b->now, date, sizeof(date));
-	for (size_t i = 0; i < b->n_rcpt; i++)
+	bounce_date((time_t)b->retry_until, until, sizeof(until));
+	for (size_t i = 0; i < b->n_rcpt; i++) {
 		rc |= buf_printf(out, "\r\n"
 		    "Final-Recipient: rfc822; %s\r\n"
-		    "Action: failed\r\n"
-		    "Status: %s\r\n"
-		    "Diagnostic-Code: smtp; %s\r\n"
-		    "Last-Attempt-Date: %s\r\n", b->rcpt[i].addr,
-		    b->rcpt[i].status, b->rcpt[i].reply, date);
+		    "Action: %s\r\n"
+		    "Status: %s\r\n", b->rcpt[i].addr,
+		    b->is_delay ? "delayed" : "failed", b->rcpt[i].status);
+		/* A recipient not tried yet has no reply to quote. */
+		if (b->rcpt[i].reply[0] != '\0')
+			rc |= buf_printf(out, "Diagnostic-Code: smtp; %s\r\n",
+			    b->rcpt[i].reply);
+		rc |= buf_printf(out, "Last-Attempt-Date: %s\r\n", date);
+		/* RFC 3464 2.3.9, for delayed recipients. */
+		if (b->is_delay)
+			rc |= buf_printf(out, "Will-Retry-Until: %s\r\n", until);
+	}
 	return rc;
 }
 
@@ -105,9 +113,9 @@ bounce_format(const struct bounce_info *b, struct buf *out)
 	rc |= buf_printf(out, "Return-Path: <>\r\n"
 	    "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
 	    "To: <%s>\r\n"
-	    "Subject: Undelivered Mail Returned to Sender\r\n"
+	    "Subject: %s\r\n"
 	    "Date: %s\r\n"
-	    "Message-ID: <%s.%lld.bounce@%s>\r\n"
+	    "Message-ID: <%s.%lld.%s@%s>\r\n"
 	    "Auto-Submitted: auto-replied\r\n"
 	    "MIME-Version: 1.0\r\n"
 	    "Content-Type: multipart/report; report-type=delivery-status;\r\n"
@@ -116,11 +124,23 @@ bounce_format(const struct bounce_info *b, struct buf *out)
 	    "This is a MIME-encapsulated message.\r\n\r\n"
 	    "--%s/%s\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-	    "This is the mail system at host %s.\r\n\r\n"
-	    "Your message could not be delivered to one or more "
-	    "recipients.\r\n\r\n", b->reporting_mta, b->to, date, b->qid,
-	    (long long)b->now, b->reporting_mta, b->qid, b->reporting_mta,
-	    b->qid, b->reporting_mta, b->reporting_mta);
+	    "This is the mail system at host %s.\r\n\r\n",
+	    b->reporting_mta, b->to, b->is_delay ? "Delayed Mail (still being "
+	    "retried)" : "Undelivered Mail Returned to Sender", date, b->qid,
+	    (long long)b->now, b->is_delay ? "delay" : "bounce",
+	    b->reporting_mta, b->qid, b->reporting_mta, b->qid,
+	    b->reporting_mta, b->reporting_mta);
+	if (b->is_delay) {
+		char until[64];
+
+		bounce_date((time_t)b->retry_until, until, sizeof(until));
+		rc |= buf_printf(out, "Your message has not been delivered to "
+		    "the recipients below yet.\r\nThe mail system will keep "
+		    "trying until %s.\r\nThis is only a warning: you do not "
+		    "need to send the message again.\r\n\r\n", until);
+	} else
+		rc |= buf_append_str(out, "Your message could not be delivered "
+		    "to one or more recipients.\r\n\r\n");
 	for (size_t i = 0; i < b->n_rcpt; i++)
 		rc |= buf_printf(out, "<%s>: %s\r\n", b->rcpt[i].addr,
 		    b->rcpt[i].reply);

@@ -1,6 +1,7 @@
 /*
  * Delivery status notifications (RFC 3464, RFC 6522 multipart/report)
- * for recipients the queue runner gave up on. Formatting is pure; sending
+ * for recipients the queue runner gave up on, and delay notices for those
+ * it is still retrying. Formatting is pure; sending
  * writes the notification through the store's spool/commit path like any
  * received message: into the sender's Maildir when the sender is local,
  * else into the queue with the null sender.
@@ -8,6 +9,7 @@
 #ifndef SEALPOST_DAEMON_BOUNCE_H
 #define SEALPOST_DAEMON_BOUNCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -33,6 +35,13 @@ struct bounce_info {
 	const struct bounce_rcpt	*rcpt;
 	const char		*headers;	/* original header section */
 	size_t			 headers_len;
+	/*
+	 * A delay notice (RFC 3464 2.3.3 "delayed"): the recipients are
+	 * still being retried until retry_until (unix time), statuses are
+	 * 4.X.X. Otherwise a failure report ("failed").
+	 */
+	bool			 is_delay;
+	uint64_t		 retry_until;
 };
 
 /*

@@ -1,10 +1,18 @@
 /*
  * Queue runner; see runner.h. One libevent loop: a timer scans queue/
- * every queue_scan_interval seconds and starts an SMTP client for each
+ * every queue_scan_interval seconds and starts a delivery for each
  * message with recipients due, one delivery per message at a time (so
  * only one attempt ever rewrites an envelope). When a delivery ends the
  * envelope is reloaded, updated and saved atomically before anything
  * else happens, so a kill -9 at any instant at worst repeats an attempt.
+ *
+ * A delivery takes the due recipients of one destination: a `transport`
+ * or `relay_host` route when one matches (fixed next hop), else the
+ * recipient domain's MX hosts (route.c), tried address after address
+ * while the failure is temporary and applies to every recipient (RFC
+ * 5321 5.1). Connections are counted by relay_limit.c; a message over a
+ * limit waits in an in-memory backlog that finished deliveries draw from,
+ * so a busy queue is not re-read from disk for every free slot.
  *
  * Envelope saves and bounce writes fsync on the loop thread: this process
  * serves no clients, so a short stall delays only its own deliveries,
@@ -32,17 +40,22 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
-#include "daemon/bounce.h"
+#include "daemon/relay_limit.h"
+#include "daemon/route.h"
+#include "daemon/runner_int.h"
 #include "daemon/worker.h"
+#include "dns/resolver.h"
 #include "smtp/client.h"
 #include "store/store.h"
 
-/* Deliveries in flight at once (each one connection). */
-#define RUNNER_MAX_ACTIVE	32
-/* Original header section copied into a bounce. */
-#define RUNNER_BOUNCE_HEADERS	(64 * 1024)
+/* Messages remembered as due but over a limit; more wait for a scan. */
+#define RUNNER_BACKLOG_MAX	20000
 
-struct runner;
+struct backlog_item {
+	char	id[STORE_ID_LEN + 1];
+	char	domain[256];
+	bool	used;
+};
 
 struct delivery {
 	struct runner		*r;
@@ -50,19 +63,17 @@ struct delivery {
 	char			 id[STORE_ID_LEN + 1];
 	int			 fd;
 	struct smtp_client	*client;
+	struct route_lookup	*lookup;
+	struct relay_dest	*dest;
+	char			*sender;
+	off_t			 msg_offset;
+	uint64_t		 msg_size;
 	size_t			 n_rcpt;
 	char			**rcpt;		/* attempted, owned */
-};
-
-struct runner {
-	const struct config	*cfg;
-	struct event_base	*base;
-	struct store		*store;
-	struct userdb		*users;
-	SSL_CTX			*tls_ctx;
-	struct event		*scan_timer, *sig_term, *sig_usr2;
-	struct delivery		*active;
-	size_t			 n_active;
+	/* The next hops: one for a fixed route, MX addresses otherwise. */
+	bool			 is_mx;
+	struct route_hop	*hop;
+	size_t			 n_hop, next_hop;
 };
 
 /* One recipient's outcome of an attempt. */
@@ -72,14 +83,37 @@ struct attempt_result {
 	const char	*reply;
 };
 
+static double
+runner_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * One line per recipient and attempt: message id, recipient, peer (MX
+ * name and address), TLS state, the peer's reply and, when deferred, the
+ * wait and the time of the next try.
+ */
 static void
 runner_log_attempt(const char *qid, const char *event, const char *to,
     const char *peer, const char *tls, const char *reply, long retry)
 {
-	char esc[600], rbuf[32] = "";
+	char esc[600], rbuf[80] = "";
 
-	if (retry >= 0)
-		(void)snprintf(rbuf, sizeof(rbuf), " retry=%lds", retry);
+	if (retry >= 0) {
+		time_t next = time(NULL) + retry;
+		struct tm tm;
+		char when[32];
+
+		gmtime_r(&next, &tm);
+		if (strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			when[0] = '\0';
+		(void)snprintf(rbuf, sizeof(rbuf), " retry=%lds next=%s", retry,
+		    when);
+	}
 	log_info("relay qid=%s event=%s to=<%s> peer=%s tls=%s reply=\"%s\"%s",
 	    qid, event, to, peer, tls, log_escape(esc, sizeof(esc), reply,
 	    strlen(reply)), rbuf);
@@ -93,95 +127,6 @@ runner_backoff(const struct config *cfg, uint32_t attempts)
 	if (i >= cfg->n_retry)
 		i = cfg->n_retry - 1;
 	return cfg->queue_retry[i];
-}
-
-/* The header section of the queued message, without our Return-Path. */
-static size_t
-runner_read_headers(int fd, off_t off, char *out, size_t outsz)
-{
-	ssize_t n = pread(fd, out, outsz - 1, off);
-	char *end;
-
-	if (n <= 0)
-		return 0;
-	out[n] = '\0';
-	if ((end = memmem(out, (size_t)n, "\r\n\r\n", 4)) != NULL)
-		return (size_t)(end - out) + 2;
-	return (size_t)n;
-}
-
-/*
- * Where the message proper starts: after the Return-Path line the server
- * wrote for local delivery, which must not be transmitted (RFC 5321 4.4:
- * only the final delivery adds it).
- */
-static off_t
-runner_body_offset(int fd)
-{
-	char head[1024];
-	ssize_t n = pread(fd, head, sizeof(head), 0);
-	const char *nl;
-
-	if (n < 12 || strncasecmp(head, "Return-Path:", 12) != 0)
-		return 0;
-	if ((nl = memchr(head, '\n', (size_t)n)) == NULL)
-		return 0;
-	return (off_t)(nl - head) + 1;
-}
-
-static void
-runner_bounce(struct runner *r, const struct queue_envelope *env,
-    const struct bounce_rcpt *br, size_t n)
-{
-	const struct config *cfg = r->cfg;
-	char headers[RUNNER_BOUNCE_HEADERS], to[QUEUE_ENV_MAX_ADDR + 16];
-	const char *err = NULL;
-	int fd, dbl = env->sender[0] == '\0';
-	struct bounce_info b = {
-		.reporting_mta = cfg->hostname, .qid = env->id,
-		.arrival = env->arrival, .now = time(NULL), .n_rcpt = n,
-		.rcpt = br, .headers = headers,
-	};
-
-	/*
-	 * Accounts and aliases, to deliver bounces to local senders: opened
-	 * on the first bounce, as opening hashes a dummy password, CPU the
-	 * workers need more while the server starts.
-	 */
-	if (r->users == NULL &&
-	    (r->users = userdb_open(cfg->data_dir, &err)) == NULL)
-		log_warn("relay event=no-userdb error=\"%s\"", err);
-	headers[0] = '\0';
-	if ((fd = store_queue_message_open(r->store, env->id, &err)) != -1) {
-		b.headers_len = runner_read_headers(fd, runner_body_offset(fd),
-		    headers, sizeof(headers));
-		close(fd);
-	}
-	/* Never a bounce to <> (RFC 5321 6.1); the postmaster hears once. */
-	if (dbl)
-		(void)snprintf(to, sizeof(to), "postmaster@%s",
-		    cfg->n_domains > 0 ? cfg->domains[0] : cfg->hostname);
-	else
-		(void)snprintf(to, sizeof(to), "%s", env->sender);
-	b.to = to;
-	if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1) {
-		log_error("relay qid=%s event=bounce-failed to=<%s> "
-		    "double=%s error=\"%s\"", env->id, to, dbl ? "yes" : "no",
-		    err);
-		if (dbl)
-			return;
-		/* Undeliverable bounce: the postmaster hears of it instead. */
-		dbl = 1;
-		(void)snprintf(to, sizeof(to), "postmaster@%s",
-		    cfg->n_domains > 0 ? cfg->domains[0] : cfg->hostname);
-		if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1) {
-			log_error("relay qid=%s event=bounce-failed to=<%s> "
-			    "double=yes error=\"%s\"", env->id, to, err);
-			return;
-		}
-	}
-	log_info("relay qid=%s event=%s to=<%s> rcpts=%zu", env->id,
-	    dbl ? "double-bounce" : "bounce-sent", to, n);
 }
 
 /*
@@ -275,7 +220,6 @@ runner_unlink(struct runner *r, struct delivery *d)
 	for (pp = &r->active; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == d) {
 			*pp = d->next;
-			r->n_active--;
 			return;
 		}
 }
@@ -288,51 +232,174 @@ runner_scan_soon(struct runner *r)
 	evtimer_add(r->scan_timer, &now);
 }
 
+/* Frees d and gives its connection slot back (it is not in r->active). */
 static void
 delivery_free(struct delivery *d)
 {
 	smtp_client_free(&d->client);
+	route_lookup_cancel(&d->lookup);
+	if (d->dest != NULL)
+		relay_limit_release(d->r->limits, d->dest);
 	if (d->fd != -1)
 		close(d->fd);
 	for (size_t i = 0; i < d->n_rcpt; i++)
 		free(d->rcpt[i]);
 	free(d->rcpt);
+	free(d->sender);
+	free(d->hop);
 	free(d);
+}
+
+static void	runner_backlog_serve(struct runner *);
+
+/* The attempt is over: record every recipient's outcome, free d. */
+static void
+runner_finish(struct delivery *d, const struct attempt_result *ar,
+    const char *peer, const char *tls)
+{
+	struct runner *r = d->r;
+	struct queue_envelope env;
+	const char *err = NULL;
+
+	runner_unlink(r, d);
+	if (store_queue_envelope_load(r->store, d->id, &env, &err) == -1)
+		log_warn("relay qid=%s event=envelope-gone error=\"%s\"", d->id,
+		    err);
+	else {
+		runner_apply(r, &env, ar, d->n_rcpt, peer, tls);
+		store_queue_envelope_cleanup(&env);
+	}
+	delivery_free(d);
+	/* From the loop: this may run inside a scan or a backlog walk. */
+	event_active(r->kick_ev, EV_TIMEOUT, 0);
+}
+
+/* Waiting work first; with none, look for new work. */
+static void
+runner_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct runner *r = arg;
+
+	(void)fd;
+	(void)what;
+	if (r->n_backlog > 0)
+		runner_backlog_serve(r);
+	else
+		runner_scan_soon(r);
+}
+
+/* Every recipient gets the same temporary or permanent reply. */
+static void
+runner_finish_all(struct delivery *d, const char *reply, const char *peer)
+{
+	struct attempt_result *ar = xcalloc(d->n_rcpt, sizeof(*ar));
+	int code = (reply[0] - '0') * 100 + (reply[1] - '0') * 10 +
+	    (reply[2] - '0');
+
+	for (size_t i = 0; i < d->n_rcpt; i++) {
+		ar[i].addr = d->rcpt[i];
+		ar[i].code = code;
+		ar[i].reply = reply;
+	}
+	runner_finish(d, ar, peer, "no");
+	free(ar);
+}
+
+static void	runner_done(void *, const struct smtp_client_result *);
+
+/* Connects to d's next hop. */
+static void
+runner_connect(struct delivery *d)
+{
+	const struct route_hop *h = &d->hop[d->next_hop++];
+	struct smtp_client_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.base = d->r->base;
+	p.cfg = d->r->cfg;
+	p.tls_ctx = d->r->tls_ctx;
+	/* Under verify: an MX is checked by its name, a route by address. */
+	p.tls_name = d->is_mx ? h->host : h->ip;
+	p.addr = (const struct sockaddr *)&h->addr;
+	p.addrlen = h->addrlen;
+	p.peer_text = h->text;
+	p.sender = d->sender;
+	p.n_rcpt = d->n_rcpt;
+	p.rcpt = (const char *const *)d->rcpt;
+	p.msg_fd = d->fd;
+	p.msg_offset = d->msg_offset;
+	p.msg_size = d->msg_size;
+	p.done = runner_done;
+	p.arg = d;
+	d->client = smtp_client_start(&p);
+}
+
+/*
+ * RFC 5321 5.1: on a temporary failure for the whole transaction
+ * (connection refused, 4xx greeting, lost connection, timeout) the next
+ * address is tried. A 2xx or 5xx for anyone, or 4xx replies some
+ * recipients got while others got an answer, end the attempt.
+ */
+static bool
+runner_all_temporary(const struct smtp_client_result *res)
+{
+	for (size_t i = 0; i < res->n_rcpt; i++)
+		if (res->rcpt[i].code != 0 && (res->rcpt[i].code < 400 ||
+		    res->rcpt[i].code >= 500))
+			return false;
+	return true;
 }
 
 static void
 runner_done(void *arg, const struct smtp_client_result *res)
 {
 	struct delivery *d = arg;
-	struct runner *r = d->r;
-	struct queue_envelope env;
-	struct attempt_result *ar = xcalloc(res->n_rcpt, sizeof(*ar));
-	const char *err = NULL;
+	struct attempt_result *ar;
 	char tls[128];
 
 	/* The client frees itself when this returns. */
 	d->client = NULL;
-	runner_unlink(r, d);
+	if (d->next_hop < d->n_hop && runner_all_temporary(res)) {
+		char esc[600];
+		const char *why = res->n_rcpt > 0 ? res->rcpt[0].reply : "";
+
+		log_info("relay qid=%s event=next-hop peer=%s tls=%s "
+		    "reply=\"%s\" next=%s", d->id, res->peer, res->tls,
+		    log_escape(esc, sizeof(esc), why, strlen(why)),
+		    d->hop[d->next_hop].text);
+		runner_connect(d);
+		return;
+	}
 	if (res->cipher[0] != '\0')
 		(void)snprintf(tls, sizeof(tls), "%s cipher=%s", res->tls,
 		    res->cipher);
 	else
 		(void)snprintf(tls, sizeof(tls), "%s", res->tls);
+	ar = xcalloc(res->n_rcpt, sizeof(*ar));
 	for (size_t i = 0; i < res->n_rcpt; i++) {
 		ar[i].addr = d->rcpt[i];
 		ar[i].code = res->rcpt[i].code;
 		ar[i].reply = res->rcpt[i].reply;
 	}
-	if (store_queue_envelope_load(r->store, d->id, &env, &err) == -1)
-		log_warn("relay qid=%s event=envelope-gone error=\"%s\"", d->id,
-		    err);
-	else {
-		runner_apply(r, &env, ar, res->n_rcpt, res->peer, tls);
-		store_queue_envelope_cleanup(&env);
-	}
+	runner_finish(d, ar, res->peer, tls);
 	free(ar);
-	delivery_free(d);
-	runner_scan_soon(r);
+}
+
+/* The MX look-up is over: connect, or record why not. */
+static void
+runner_route_cb(void *arg, const struct route_result *rr)
+{
+	struct delivery *d = arg;
+
+	d->lookup = NULL;	/* frees itself when this returns */
+	if (rr->status != ROUTE_OK) {
+		runner_finish_all(d, rr->reply, "dns");
+		return;
+	}
+	d->hop = xcalloc(rr->n_hop, sizeof(*d->hop));
+	memcpy(d->hop, rr->hop, rr->n_hop * sizeof(*d->hop));
+	d->n_hop = rr->n_hop;
+	runner_connect(d);
 }
 
 static bool
@@ -352,136 +419,229 @@ rcpt_domain(const char *addr)
 	return at != NULL ? at + 1 : "";
 }
 
-/* The numeric host of a route, for the certificate check under verify. */
+/* A fixed route as the one hop of a delivery. */
 static void
-route_host(const struct config_route *rt, char *out, size_t outsz)
+route_as_hop(const struct config_route *rt, struct route_hop *h)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&rt->hop.addr;
+	unsigned port;
 
-	if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    out, (socklen_t)outsz);
-	else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    out, (socklen_t)outsz);
+	memset(h, 0, sizeof(*h));
+	memcpy(&h->addr, &rt->hop.addr, sizeof(h->addr));
+	h->addrlen = rt->hop.addrlen;
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, h->ip, sizeof(h->ip));
+		port = ntohs(s6->sin6_port);
+	} else {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, h->ip, sizeof(h->ip));
+		port = ntohs(s4->sin_port);
+	}
+	(void)snprintf(h->text, sizeof(h->text), sa->sa_family == AF_INET6 ?
+	    "[%s]:%u" : "%s:%u", h->ip, port);
 }
 
 /*
- * Starts one delivery for the due recipients of env that share the first
- * due recipient's route. Recipients without any route are deferred here.
+ * Starts one delivery of env's due recipients for dest's domain: those
+ * sharing the domain's fixed route, or, without a route, those of the
+ * same domain. The connection slot in dest is d's from now on.
  */
 static void
-runner_start(struct runner *r, struct queue_envelope *env)
+runner_start(struct runner *r, struct queue_envelope *env,
+    struct relay_dest *dest)
 {
-	const struct config_route *rt = NULL;
-	struct delivery *d;
-	struct smtp_client_params p;
+	const char *domain = relay_dest_domain(dest);
+	const struct config_route *rt = config_route_find(r->cfg, domain);
 	uint64_t now = (uint64_t)time(NULL);
 	const char *err = NULL;
-	char host[64], peer[80];
+	struct delivery *d;
 	struct stat sb;
-	size_t n_noroute = 0;
-	struct attempt_result *noroute = xcalloc(env->n_rcpt, sizeof(*noroute));
 
 	d = xcalloc(1, sizeof(*d));
 	d->r = r;
 	d->fd = -1;
+	d->dest = dest;
 	memcpy(d->id, env->id, sizeof(d->id));
+	d->sender = xstrdup(env->sender);
 	d->rcpt = xcalloc(env->n_rcpt, sizeof(*d->rcpt));
 	for (size_t i = 0; i < env->n_rcpt; i++) {
 		const struct queue_rcpt *q = &env->rcpt[i];
-		const struct config_route *qr;
+		const char *qd = rcpt_domain(q->addr);
 
 		if (q->state != QUEUE_RCPT_PENDING || q->next_try > now)
 			continue;
-		qr = config_route_find(r->cfg, rcpt_domain(q->addr));
-		if (qr == NULL) {
-			noroute[n_noroute].addr = q->addr;
-			noroute[n_noroute].code = 451;
-			noroute[n_noroute++].reply = "451 4.4.3 no route (DNS MX "
-			    "delivery not yet available)";
-			continue;
-		}
-		if (rt == NULL)
-			rt = qr;
-		if (qr == rt)
+		if (rt != NULL ? config_route_find(r->cfg, qd) == rt :
+		    strcasecmp(qd, domain) == 0)
 			d->rcpt[d->n_rcpt++] = xstrdup(q->addr);
 	}
-	if (n_noroute > 0)
-		runner_apply(r, env, noroute, n_noroute, "none", "no");
-	free(noroute);
-	if (d->n_rcpt == 0) {
+	if (d->n_rcpt == 0 || (d->fd = store_queue_message_open(r->store,
+	    env->id, &err)) == -1 || fstat(d->fd, &sb) == -1) {
+		if (d->n_rcpt > 0)
+			log_error("relay qid=%s event=message-unreadable "
+			    "error=\"%s\"", env->id, err != NULL ? err :
+			    strerror(errno));
 		delivery_free(d);
 		return;
 	}
-	if ((d->fd = store_queue_message_open(r->store, env->id, &err)) == -1 ||
-	    fstat(d->fd, &sb) == -1) {
-		log_error("relay qid=%s event=message-unreadable error=\"%s\"",
-		    env->id, err != NULL ? err : strerror(errno));
-		delivery_free(d);
-		return;
-	}
-	route_host(rt, host, sizeof(host));
-	(void)snprintf(peer, sizeof(peer), rt->hop.addr.ss_family == AF_INET6 ?
-	    "[%s]:%u" : "%s:%u", host, (unsigned)ntohs(
-	    ((const struct sockaddr_in *)&rt->hop.addr)->sin_port));
-	memset(&p, 0, sizeof(p));
-	p.base = r->base;
-	p.cfg = r->cfg;
-	p.tls_ctx = r->tls_ctx;
-	p.tls_name = host;
-	p.addr = (const struct sockaddr *)&rt->hop.addr;
-	p.addrlen = rt->hop.addrlen;
-	p.peer_text = peer;
-	p.sender = env->sender;
-	p.n_rcpt = d->n_rcpt;
-	p.rcpt = (const char *const *)d->rcpt;
-	p.msg_fd = d->fd;
-	p.msg_offset = runner_body_offset(d->fd);
-	p.msg_size = (uint64_t)sb.st_size - (uint64_t)p.msg_offset;
-	p.done = runner_done;
-	p.arg = d;
+	d->msg_offset = runner_body_offset(d->fd);
+	d->msg_size = (uint64_t)sb.st_size - (uint64_t)d->msg_offset;
 	d->next = r->active;
 	r->active = d;
-	r->n_active++;
-	d->client = smtp_client_start(&p);
+	if (rt != NULL) {
+		d->hop = xcalloc(1, sizeof(*d->hop));
+		route_as_hop(rt, d->hop);
+		d->n_hop = 1;
+		runner_connect(d);
+		return;
+	}
+	d->is_mx = true;
+	if (r->res == NULL) {
+		runner_finish_all(d, "451 4.4.3 no DNS resolver for MX "
+		    "look-ups", "dns");
+		return;
+	}
+	d->lookup = route_lookup_start(r->res, domain, r->cfg->relay_mx_port,
+	    runner_route_cb, d);
+}
+
+static void
+runner_backlog_add(struct runner *r, const char *id, const char *domain)
+{
+	struct backlog_item *b;
+
+	if (r->n_backlog >= RUNNER_BACKLOG_MAX)
+		return;		/* the next scan finds it again */
+	if (r->n_backlog == r->cap_backlog) {
+		r->cap_backlog = r->cap_backlog == 0 ? 64 : 2 * r->cap_backlog;
+		r->backlog = xrealloc(r->backlog, r->cap_backlog *
+		    sizeof(*r->backlog));
+	}
+	b = &r->backlog[r->n_backlog++];
+	(void)snprintf(b->id, sizeof(b->id), "%s", id);
+	(void)snprintf(b->domain, sizeof(b->domain), "%s", domain);
+	b->used = false;
+}
+
+/*
+ * Loads id and, when recipients are due, starts a delivery for the first
+ * of their domains that the limits allow. Returns 1 when every connection
+ * slot is taken (stop looking), else 0. *waiting is set when the message
+ * is due but over a limit.
+ */
+static int
+runner_try(struct runner *r, const char *id, bool *waiting,
+    char *wait_domain, size_t wdsz)
+{
+	struct queue_envelope env;
+	const char *err = NULL;
+	uint64_t now = (uint64_t)time(NULL);
+	bool pending = false;
+	int stop = 0;
+
+	*waiting = false;
+	if (store_queue_envelope_load(r->store, id, &env, &err) == -1) {
+		log_warn("relay qid=%s event=envelope-unreadable error=\"%s\"",
+		    id, err);
+		return 0;
+	}
+	runner_delay_notice(r, &env, now);
+	for (size_t i = 0; i < env.n_rcpt && !stop; i++) {
+		const struct queue_rcpt *q = &env.rcpt[i];
+		const char *dom = rcpt_domain(q->addr);
+		struct relay_dest *dest = NULL;
+		bool tried = false;
+
+		if (q->state != QUEUE_RCPT_PENDING)
+			continue;
+		pending = true;
+		if (q->next_try > now)
+			continue;
+		for (size_t k = 0; k < i && !tried; k++)
+			tried = env.rcpt[k].state == QUEUE_RCPT_PENDING &&
+			    env.rcpt[k].next_try <= now &&
+			    strcasecmp(rcpt_domain(env.rcpt[k].addr), dom) == 0;
+		if (tried)
+			continue;
+		switch (relay_limit_acquire(r->limits, dom, runner_now(),
+		    &dest)) {
+		case RELAY_LIMIT_OK:
+			runner_start(r, &env, dest);
+			*waiting = false;
+			store_queue_envelope_cleanup(&env);
+			return 0;
+		case RELAY_LIMIT_TOTAL:
+			stop = 1;
+			/* FALLTHROUGH */
+		case RELAY_LIMIT_DOMAIN:
+			if (!*waiting)
+				(void)snprintf(wait_domain, wdsz, "%s", dom);
+			*waiting = true;
+			break;
+		}
+	}
+	/* Finished but not removed (a crash between save and remove). */
+	if (!pending && store_queue_remove(r->store, id, &err) == 0)
+		log_info("relay qid=%s event=done", id);
+	store_queue_envelope_cleanup(&env);
+	return stop;
 }
 
 static int
 runner_scan_one(const char *id, void *arg)
 {
 	struct runner *r = arg;
-	struct queue_envelope env;
-	const char *err = NULL;
-	uint64_t now = (uint64_t)time(NULL);
-	bool due = false;
+	char domain[256];
+	bool waiting;
+	int stop;
 
-	if (r->n_active >= RUNNER_MAX_ACTIVE)
-		return 1;
 	if (runner_is_active(r, id))
 		return 0;
-	if (store_queue_envelope_load(r->store, id, &env, &err) == -1) {
-		log_warn("relay qid=%s event=envelope-unreadable error=\"%s\"",
-		    id, err);
+	if (relay_limit_total(r->limits) >= r->cfg->relay_max_connections) {
+		/* No slot: remember it unread; it is checked when started. */
+		runner_backlog_add(r, id, "");
 		return 0;
 	}
-	for (size_t i = 0; i < env.n_rcpt; i++)
-		if (env.rcpt[i].state == QUEUE_RCPT_PENDING &&
-		    env.rcpt[i].next_try <= now)
-			due = true;
-	if (due)
-		runner_start(r, &env);
-	else if (env.n_rcpt > 0) {
-		bool pending = false;
-
-		for (size_t i = 0; i < env.n_rcpt; i++)
-			pending |= env.rcpt[i].state == QUEUE_RCPT_PENDING;
-		/* Finished but not removed (a crash between save and remove). */
-		if (!pending && store_queue_remove(r->store, id, &err) == 0)
-			log_info("relay qid=%s event=done", id);
-	}
-	store_queue_envelope_cleanup(&env);
+	stop = runner_try(r, id, &waiting, domain, sizeof(domain));
+	if (waiting)
+		runner_backlog_add(r, id, domain);
+	(void)stop;
 	return 0;
+}
+
+/*
+ * A connection slot came free: start waiting messages whose domain has
+ * room, reading only their envelopes. Entries that cannot start yet stay.
+ */
+static void
+runner_backlog_serve(struct runner *r)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < r->n_backlog; i++) {
+		struct backlog_item *b = &r->backlog[i];
+		char domain[256];
+		bool waiting = false;
+
+		if (relay_limit_total(r->limits) < r->cfg->relay_max_connections &&
+		    (b->domain[0] == '\0' || relay_limit_domain(r->limits,
+		    b->domain) < r->cfg->relay_max_per_domain) &&
+		    !runner_is_active(r, b->id)) {
+			b->used = true;
+			(void)runner_try(r, b->id, &waiting, domain,
+			    sizeof(domain));
+			if (waiting) {
+				b->used = false;
+				(void)snprintf(b->domain, sizeof(b->domain),
+				    "%s", domain);
+			}
+		}
+		if (!b->used)
+			r->backlog[keep++] = *b;
+	}
+	r->n_backlog = keep;
 }
 
 static void
@@ -495,6 +655,8 @@ runner_scan_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (r->users != NULL && userdb_refresh(r->users) == 1)
 		log_info("relay event=accounts-reloaded");
+	/* A full scan finds every waiting message again. */
+	r->n_backlog = 0;
 	if (store_queue_list(r->store, runner_scan_one, r, &err) == -1)
 		log_error("relay event=scan-failed error=\"%s\"", err);
 	evtimer_add(r->scan_timer, &tv);
@@ -518,7 +680,6 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 		r->active = d->next;
 		delivery_free(d);
 	}
-	r->n_active = 0;
 	event_base_loopexit(r->base, NULL);
 }
 
@@ -563,8 +724,14 @@ runner_main(const struct config *cfg)
 		fatal("event_base_new failed");
 	if ((r.store = store_open(cfg->data_dir, cfg->hostname, &err)) == NULL)
 		fatal("store in %s: %s", cfg->data_dir, err);
+	/* Without a resolver only fixed routes work; MX routing defers. */
+	if ((r.res = resolver_new(r.base, cfg, &err)) == NULL)
+		log_error("relay event=no-resolver error=\"%s\"", err);
+	r.limits = relay_limit_new(cfg->relay_max_connections,
+	    cfg->relay_max_per_domain, cfg->relay_rate_per_domain);
 	r.tls_ctx = runner_tls_ctx(cfg);
 	r.scan_timer = evtimer_new(r.base, runner_scan_cb, &r);
+	r.kick_ev = event_new(r.base, -1, 0, runner_kick_cb, &r);
 	r.sig_term = evsignal_new(r.base, SIGTERM, runner_signal_cb, &r);
 	r.sig_usr2 = evsignal_new(r.base, SIGUSR2, runner_signal_cb, &r);
 	evsignal_add(r.sig_term, NULL);
@@ -574,8 +741,12 @@ runner_main(const struct config *cfg)
 	event_base_dispatch(r.base);
 
 	event_free(r.scan_timer);
+	event_free(r.kick_ev);
 	event_free(r.sig_term);
 	event_free(r.sig_usr2);
+	resolver_free(&r.res);
+	relay_limit_free(&r.limits);
+	free(r.backlog);
 	SSL_CTX_free(r.tls_ctx);
 	userdb_free(&r.users);
 	store_free(&r.store);

@@ -11,6 +11,7 @@
  *   id <16 lower-case hex digits>
  *   sender <ADDR>
  *   arrival <unix seconds>
+ *   delay-notified <unix seconds>                        (optional)
  *   rcpt <state> <attempts> <next-try> <ADDR> <REPLY>     (1..1000 lines)
  *
  * <state> is pending, delivered or failed; <attempts> and <next-try>
@@ -22,6 +23,8 @@
  * as %XX. The single space before <REPLY> is always written; an empty
  * reply then leaves the line ending in "> ". Decoded addresses are at
  * most 512 bytes, replies 1024, the file 2 MiB; %00 is rejected.
+ * delay-notified, written only once a delay notice went out (so files
+ * without it are the same as before it existed), is when that was.
  *
  * Example:
  *   sealpost-envelope 1
@@ -297,6 +300,13 @@ store_queue_envelope_parse(const char *data, size_t len,
 		if (idx < 4) {
 			if (parse_header(line, idx++, out) == -1)
 				goto bad;
+		} else if (idx == 4 && out->n_rcpt == 0 &&
+		    take_key(&line, "delay-notified")) {
+			idx++;
+			if (parse_u64(&line, &out->delay_notified,
+			    UINT64_MAX) == -1 || line.len != 0 ||
+			    out->delay_notified == 0)
+				goto bad;
 		} else if (!take_key(&line, "rcpt") ||
 		    parse_rcpt(line, out) == -1)
 			goto bad;
@@ -341,6 +351,9 @@ store_queue_envelope_format(const struct queue_envelope *env,
 	    encode(out, env->sender, QUEUE_ENV_MAX_ADDR, true) == -1 ||
 	    buf_printf(out, ">\narrival %llu\n",
 	    (unsigned long long)env->arrival) == -1)
+		return -1;
+	if (env->delay_notified != 0 && buf_printf(out, "delay-notified %llu\n",
+	    (unsigned long long)env->delay_notified) == -1)
 		return -1;
 	for (size_t i = 0; i < env->n_rcpt; i++) {
 		const struct queue_rcpt *r = &env->rcpt[i];

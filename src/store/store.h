@@ -136,6 +136,7 @@ struct queue_envelope {
 	char			 id[STORE_ID_LEN + 1];
 	char			*sender;	/* never NULL; "" for <> */
 	uint64_t		 arrival;	/* unix time */
+	uint64_t		 delay_notified;	/* unix time; 0 = not yet */
 	size_t			 n_rcpt;
 	struct queue_rcpt	*rcpt;
 };

@@ -145,7 +145,12 @@ static const char every_key[] =
     "dns_retries = 0\n"
     "sender_domain_check = no\n"
     "spf_reject_fail = off\n"
-    "spf_reject_permerror = yes\n";
+    "spf_reject_permerror = yes\n"
+    "relay_mx_port = 2525\n"
+    "relay_max_connections = 7\n"
+    "relay_max_per_domain = 3\n"
+    "relay_rate_per_domain = 60\n"
+    "queue_delay_notice = 30m\n";
 
 static void
 test_config_every_key_parsed(void **state)
@@ -231,6 +236,11 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.timeout_relay_data, 240);
 	assert_int_equal(c.timeout_relay_data_block, 300);
 	assert_int_equal(c.timeout_relay_dot, 360);
+	assert_int_equal(c.relay_mx_port, 2525);
+	assert_int_equal(c.relay_max_connections, 7);
+	assert_int_equal(c.relay_max_per_domain, 3);
+	assert_int_equal(c.relay_rate_per_domain, 60);
+	assert_int_equal(c.queue_delay_notice, 1800);
 	/* every_key sets each key once, one per line, in table order */
 	assert_int_equal(config_key_count(), count_lines(every_key));
 	for (size_t i = 0; i < config_key_count(); i++)

@@ -846,6 +846,32 @@ test_store_envelope_parse_good(void **state)
 	store_queue_envelope_cleanup(&env);	/* twice is safe */
 }
 
+/* The optional delay-notified line survives a round trip. */
+static void
+test_store_envelope_delay_notified_round_trip(void **state)
+{
+	static const char text[] =
+	    "sealpost-envelope 1\n"
+	    "id 0123456789abcdef\n"
+	    "sender <a@b>\n"
+	    "arrival 1705100000\n"
+	    "delay-notified 1705114400\n"
+	    "rcpt pending 2 1705115000 <bob@example.net> 451 4.7.1 later\n";
+	struct queue_envelope env;
+	struct buf b;
+
+	(void)state;
+	assert_int_equal(store_queue_envelope_parse(text, sizeof(text) - 1,
+	    &env), 0);
+	assert_int_equal(env.delay_notified, 1705114400);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(store_queue_envelope_format(&env, &b), 0);
+	assert_int_equal(b.len, sizeof(text) - 1);
+	assert_memory_equal(b.data, text, b.len);
+	buf_cleanup(&b);
+	store_queue_envelope_cleanup(&env);
+}
+
 static void
 test_store_envelope_parse_rejects(void **state)
 {
@@ -896,6 +922,16 @@ test_store_envelope_parse_rejects(void **state)
 		    "arrival -1\nrcpt pending 0 0 <a@b> \n",
 		"sealpost-envelope 1\nid 0123456789abcdef\nsender <>\n"
 		    "arrival 1\nrcpt pending +1 0 <a@b> \n",
+		/* delay-notified: after the recipients, twice, 0, junk */
+		"sealpost-envelope 1\nid 0123456789abcdef\nsender <>\n"
+		    "arrival 1\nrcpt pending 0 0 <a@b> \ndelay-notified 5\n",
+		"sealpost-envelope 1\nid 0123456789abcdef\nsender <>\n"
+		    "arrival 1\ndelay-notified 5\ndelay-notified 5\n"
+		    "rcpt pending 0 0 <a@b> \n",
+		"sealpost-envelope 1\nid 0123456789abcdef\nsender <>\n"
+		    "arrival 1\ndelay-notified 0\nrcpt pending 0 0 <a@b> \n",
+		"sealpost-envelope 1\nid 0123456789abcdef\nsender <>\n"
+		    "arrival 1\ndelay-notified 5x\nrcpt pending 0 0 <a@b> \n",
 	};
 	struct queue_envelope env;
 
@@ -984,6 +1020,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_store_message_open_follows_move, setup, teardown),
 		cmocka_unit_test(test_store_envelope_parse_good),
+		cmocka_unit_test(test_store_envelope_delay_notified_round_trip),
 		cmocka_unit_test(test_store_envelope_parse_rejects),
 		cmocka_unit_test(test_store_envelope_limits),
 	};
