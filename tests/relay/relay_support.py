@@ -21,6 +21,8 @@ class FakePeer:
 		    "8BITMIME"]
 		self.transactions = []
 		self.attempts = 0
+		self.open = 0		# sessions open now
+		self.max_open = 0	# the most ever open at once
 		self.delay = 0.0	# seconds before the reply to the final dot
 		self.stall_greeting = False	# accept, then say nothing
 		self.close_in_data = False	# hang up after the first data line
@@ -41,6 +43,8 @@ class FakePeer:
 	async def _session(self, reader, writer):
 		self.attempts += 1
 		n = self.attempts
+		self.open += 1
+		self.max_open = max(self.max_open, self.open)
 		t = {"mail": None, "rcpts": [], "data": None}
 
 		async def send(line):
@@ -101,6 +105,7 @@ class FakePeer:
 		except (ConnectionError, asyncio.IncompleteReadError):
 			pass
 		finally:
+			self.open -= 1
 			writer.close()
 
 	def stop(self):
@@ -136,3 +141,33 @@ def wait_for(pred, timeout, step=0.1):
 
 def queue_empty(inst):
 	return not [p for p in inst.queue_files() if p.name.endswith(".env")]
+
+
+class MxDns(H.DnsServer):
+	"""The harness's dnsmasq (every record the suites rely on) plus
+	extra dnsmasq options, e.g. ["--mx-host=d.example,mx.d.example,10",
+	"--host-record=mx.d.example,127.0.0.1"]: a private server for a test
+	module that publishes its own MX records."""
+
+	def __init__(self, workdir, extra):
+		super().__init__(workdir)
+		self.extra = list(extra)
+
+	def args(self):
+		return super().args() + self.extra
+
+
+def runner_pid(inst):
+	"""The PID of the instance's queue runner: the last one that logged
+	its start, if it is one of the instance's processes."""
+	m = re.findall(r"relay event=started pid=(\d+)", inst.log())
+	if not m:
+		return None
+	pid = int(m[-1])
+	return pid if pid in inst.pids() else None
+
+
+def bounces(inst, addr, marker):
+	"""Notifications to addr about the message carrying marker."""
+	return [m for m in inst.find(addr, marker) if m.startswith(
+	    b"Return-Path: <>")]

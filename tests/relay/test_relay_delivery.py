@@ -64,13 +64,18 @@ def test_relay_tls_encrypt_policy_defers_without_starttls(make_instance):
 		peer.stop()
 
 
-def test_relay_no_route_defers_with_reason(make_instance):
-	a = make_instance({"queue_scan_interval": "1"})
+def test_relay_without_transport_uses_mx_and_defers_when_down(make_instance):
+	"""No transport entry: the harness DNS's MX for example.org is used;
+	nobody listens on relay_mx_port there, so the recipient is deferred."""
+	port = H.free_port_base() + 25
+	a = make_instance({"queue_scan_interval": "1", "relay_mx_port": str(port)})
 	mk = H.marker()
 	submit(a, ["dave@example.org"], H.simple_message(mk,
 	    sender="alice@example.test", to="dave@example.org"))
-	assert wait_for(lambda: "no route (DNS MX delivery not yet available)"
-	    in a.log(), 10), a.log_tail()
+	assert wait_for(lambda: re.search(r"event=deferred to=<dave@example\.org> "
+	    r"peer=mx\.example\.org\[127\.0\.0\.1\]:%d tls=no reply=\"451 4\.4\.1 "
+	    r"connect to [^\"]*\" retry=\d+s next=\S+Z" % port, a.log()), 10), \
+	    a.log_tail()
 	assert not queue_empty(a)
 
 
