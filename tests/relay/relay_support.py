@@ -171,3 +171,62 @@ def bounces(inst, addr, marker):
 	"""Notifications to addr about the message carrying marker."""
 	return [m for m in inst.find(addr, marker) if m.startswith(
 	    b"Return-Path: <>")]
+
+
+def kill_runner_during_delivery(make_instance, n, kills, peer_limit=None):
+	"""Queues n messages on A for a second instance B, kill -9s A's queue
+	runner (only the runner, by PID; the master restarts it) `kills`
+	times while it delivers, then waits until A's queue is empty. Returns
+	(lost markers, duplicates, kills done, delivered before the last
+	kill)."""
+	import collections
+	import os
+	import signal
+
+	remote = "carol@example.net"
+	b = make_instance({"domains": "example.net"}, start=False, users=False,
+	    name="b")
+	b.cli("user", "add", remote, "--password-stdin", input=b"carol-Pw-3\n")
+	b.start()
+	over = {"transport": "example.net=[127.0.0.1]:%d" % b.smtp,
+	    "queue_scan_interval": "1", "queue_retry_schedule": "1s"}
+	if peer_limit:
+		over["relay_max_per_domain"] = str(peer_limit)
+	a = make_instance(over, name="a")
+	marks = [H.marker() for _ in range(n)]
+	c = a.client(source="127.0.0.2")	# trusted: may relay
+	c.ehlo()
+	for mk in marks:
+		r = c.mail_message("someone@example.org", [remote],
+		    H.simple_message(mk, to=remote))
+		assert r.code == 250, r
+	c.quit()
+
+	def delivered():
+		return len(b.messages(remote))
+
+	done = 0
+	at_kill = 0
+	step = max(1, n // (kills + 2))
+	while done < kills:
+		# Kill at evenly spread points of the delivery.
+		target = step * (done + 1)
+		assert wait_for(lambda: delivered() >= target, 120), a.log_tail()
+		pid = wait_for(lambda: runner_pid(a), 10)
+		assert pid, a.log_tail()
+		os.kill(pid, signal.SIGKILL)
+		done += 1
+		at_kill = delivered()
+		# The master notices and starts a new runner.
+		assert wait_for(lambda: runner_pid(a) not in (None, pid), 15), \
+		    a.log_tail()
+	assert wait_for(lambda: queue_empty(a), 60 + n / 10, step=0.2), \
+	    a.log_tail()
+	got = collections.Counter()
+	for m in b.messages(remote):
+		mm = re.search(rb"Subject: test (mk-[0-9a-f]+)", m)
+		assert mm, m[:300]
+		got[mm.group(1).decode()] += 1
+	lost = [mk for mk in marks if got[mk] == 0]
+	dups = sum(v - 1 for v in got.values())
+	return lost, dups, done, at_kill

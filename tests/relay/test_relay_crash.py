@@ -50,3 +50,16 @@ def test_relay_kill9_during_delivery_loses_nothing(make_instance):
 		assert dups <= 32 + 1
 	finally:
 		peer.stop()
+
+
+def test_relay_kill9_of_runner_only_loses_nothing(make_instance):
+	"""The issue's test, short form (make reliability runs 1,000): only
+	the queue runner is killed, three times, while it delivers to a
+	second instance; the master restarts it each time."""
+	from relay_support import kill_runner_during_delivery
+	lost, dups, kills, at = kill_runner_during_delivery(make_instance, N, 3)
+	print("\nrunner kill -9 x%d during %d messages: lost %d, duplicates %d"
+	    % (kills, N, len(lost), dups))
+	assert lost == [], "lost %d messages" % len(lost)
+	# Duplicates only from the attempts in flight at each kill.
+	assert dups <= kills * 20
