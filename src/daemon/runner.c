@@ -320,6 +320,8 @@ runner_connect(struct delivery *d)
 	p.tls_ctx = d->r->tls_ctx;
 	/* Under verify: an MX is checked by its name, a route by address. */
 	p.tls_name = d->is_mx ? h->host : h->ip;
+	p.tls_mode = config_tls_policy_find(d->r->cfg,
+	    relay_dest_domain(d->dest));
 	p.addr = (const struct sockaddr *)&h->addr;
 	p.addrlen = h->addrlen;
 	p.peer_text = h->text;
