@@ -12,7 +12,9 @@
  * while the failure is temporary and applies to every recipient (RFC
  * 5321 5.1). Connections are counted by relay_limit.c; a message over a
  * limit waits in an in-memory backlog that finished deliveries draw from,
- * so a busy queue is not re-read from disk for every free slot.
+ * so a busy queue is not re-read from disk for every free slot. A
+ * connection whose message is done stays open a few seconds (RUNNER_IDLE)
+ * for the next message to the same domain (RSET, then MAIL: client.c).
  *
  * Envelope saves and bounce writes fsync on the loop thread: this process
  * serves no clients, so a short stall delays only its own deliveries,
@@ -50,6 +52,21 @@
 
 /* Messages remembered as due but over a limit; more wait for a scan. */
 #define RUNNER_BACKLOG_MAX	20000
+/* Seconds an idle connection waits for another message of its domain. */
+#define RUNNER_IDLE		5
+
+/*
+ * One outbound connection. While a delivery uses it, the delivery holds
+ * the connection slot; while idle it waits in r->idle holding the slot
+ * itself, for the next message to the same domain.
+ */
+struct rconn {
+	struct runner		*r;
+	struct rconn		*next;		/* in r->idle */
+	struct smtp_client	*c;
+	struct relay_dest	*dest;		/* the slot, while idle */
+	char			 domain[256];
+};
 
 struct backlog_item {
 	char	id[STORE_ID_LEN + 1];
@@ -62,7 +79,9 @@ struct delivery {
 	struct delivery		*next;
 	char			 id[STORE_ID_LEN + 1];
 	int			 fd;
-	struct smtp_client	*client;
+	struct rconn		*conn;		/* NULL in the DNS phase */
+	bool			 reused;	/* conn was idle before */
+	const struct config_route	*rt;	/* fixed route, or NULL: MX */
 	struct route_lookup	*lookup;
 	struct relay_dest	*dest;
 	char			*sender;
@@ -236,7 +255,10 @@ runner_scan_soon(struct runner *r)
 static void
 delivery_free(struct delivery *d)
 {
-	smtp_client_free(&d->client);
+	if (d->conn != NULL) {
+		smtp_client_free(&d->conn->c);
+		free(d->conn);
+	}
 	route_lookup_cancel(&d->lookup);
 	if (d->dest != NULL)
 		relay_limit_release(d->r->limits, d->dest);
@@ -252,6 +274,63 @@ delivery_free(struct delivery *d)
 
 static void	runner_backlog_serve(struct runner *);
 
+/* An idle connection ended by itself (timeout, peer hung up or 421). */
+static void
+runner_idle_closed(void *arg)
+{
+	struct rconn *rc = arg, **pp;
+	struct runner *r = rc->r;
+
+	for (pp = &r->idle; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == rc) {
+			*pp = rc->next;
+			break;
+		}
+	rc->c = NULL;		/* frees itself */
+	if (rc->dest != NULL)
+		relay_limit_release(r->limits, rc->dest);
+	free(rc);
+	event_active(r->kick_ev, EV_TIMEOUT, 0);
+}
+
+/* Takes the idle connection for domain out of the pool, or NULL. */
+static struct rconn *
+runner_idle_take(struct runner *r, const char *domain)
+{
+	struct rconn **pp;
+
+	for (pp = &r->idle; *pp != NULL; pp = &(*pp)->next)
+		if (strcasecmp((*pp)->domain, domain) == 0) {
+			struct rconn *rc = *pp;
+
+			*pp = rc->next;
+			rc->next = NULL;
+			return rc;
+		}
+	return NULL;
+}
+
+/*
+ * Ends the longest idle connection (the last in the list: new ones go
+ * first) to free its slot for another domain. False when none is idle.
+ */
+static bool
+runner_idle_close_oldest(struct runner *r)
+{
+	struct rconn **pp = &r->idle, *rc;
+
+	if (*pp == NULL)
+		return false;
+	while ((*pp)->next != NULL)
+		pp = &(*pp)->next;
+	rc = *pp;
+	*pp = NULL;
+	smtp_client_close(&rc->c);
+	relay_limit_release(r->limits, rc->dest);
+	free(rc);
+	return true;
+}
+
 /* The attempt is over: record every recipient's outcome, free d. */
 static void
 runner_finish(struct delivery *d, const struct attempt_result *ar,
@@ -262,6 +341,14 @@ runner_finish(struct delivery *d, const struct attempt_result *ar,
 	const char *err = NULL;
 
 	runner_unlink(r, d);
+	/* A connection still good waits for the domain's next message. */
+	if (d->conn != NULL) {
+		d->conn->dest = d->dest;
+		d->dest = NULL;
+		d->conn->next = r->idle;
+		r->idle = d->conn;
+		d->conn = NULL;
+	}
 	if (store_queue_envelope_load(r->store, d->id, &env, &err) == -1)
 		log_warn("relay qid=%s event=envelope-gone error=\"%s\"", d->id,
 		    err);
@@ -306,34 +393,105 @@ runner_finish_all(struct delivery *d, const char *reply, const char *peer)
 }
 
 static void	runner_done(void *, const struct smtp_client_result *);
+static void	runner_route_cb(void *, const struct route_result *);
+static void	route_as_hop(const struct config_route *, struct route_hop *);
+
+/* The message half of the client parameters. */
+static void
+runner_msg_params(struct delivery *d, struct smtp_client_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->sender = d->sender;
+	p->n_rcpt = d->n_rcpt;
+	p->rcpt = (const char *const *)d->rcpt;
+	p->msg_fd = d->fd;
+	p->msg_offset = d->msg_offset;
+	p->msg_size = d->msg_size;
+	p->done = runner_done;
+	p->arg = d;
+}
 
 /* Connects to d's next hop. */
 static void
 runner_connect(struct delivery *d)
 {
 	const struct route_hop *h = &d->hop[d->next_hop++];
+	const struct config *cfg = d->r->cfg;
 	struct smtp_client_params p;
+	struct rconn *rc = xcalloc(1, sizeof(*rc));
 
-	memset(&p, 0, sizeof(p));
+	rc->r = d->r;
+	(void)snprintf(rc->domain, sizeof(rc->domain), "%s",
+	    relay_dest_domain(d->dest));
+	d->conn = rc;
+	runner_msg_params(d, &p);
 	p.base = d->r->base;
-	p.cfg = d->r->cfg;
+	p.cfg = cfg;
 	p.tls_ctx = d->r->tls_ctx;
 	/* Under verify: an MX is checked by its name, a route by address. */
 	p.tls_name = d->is_mx ? h->host : h->ip;
-	p.tls_mode = config_tls_policy_find(d->r->cfg,
-	    relay_dest_domain(d->dest));
+	p.tls_mode = config_tls_policy_find(cfg, rc->domain);
+	p.is_relay_host = d->rt != NULL && d->rt == &cfg->relay_host;
 	p.addr = (const struct sockaddr *)&h->addr;
 	p.addrlen = h->addrlen;
 	p.peer_text = h->text;
-	p.sender = d->sender;
-	p.n_rcpt = d->n_rcpt;
-	p.rcpt = (const char *const *)d->rcpt;
-	p.msg_fd = d->fd;
-	p.msg_offset = d->msg_offset;
-	p.msg_size = d->msg_size;
-	p.done = runner_done;
-	p.arg = d;
-	d->client = smtp_client_start(&p);
+	p.reuse = true;
+	p.idle_timeout = RUNNER_IDLE;
+	p.closed = runner_idle_closed;
+	p.closed_arg = rc;
+	rc->c = smtp_client_start(&p);
+}
+
+/* Finds d's next hops: the fixed route, or the domain's MX hosts. */
+static void
+runner_begin(struct delivery *d)
+{
+	struct runner *r = d->r;
+
+	free(d->hop);
+	d->hop = NULL;
+	d->n_hop = d->next_hop = 0;
+	if (d->rt != NULL) {
+		d->hop = xcalloc(1, sizeof(*d->hop));
+		route_as_hop(d->rt, d->hop);
+		d->n_hop = 1;
+		runner_connect(d);
+		return;
+	}
+	d->is_mx = true;
+	if (r->res == NULL) {
+		runner_finish_all(d, "451 4.4.3 no DNS resolver for MX "
+		    "look-ups", "dns");
+		return;
+	}
+	d->lookup = route_lookup_start(r->res, relay_dest_domain(d->dest),
+	    r->cfg->relay_mx_port, runner_route_cb, d);
+}
+
+/* Sends d's message over an idle connection of its domain. */
+static void
+runner_reuse(struct delivery *d, struct rconn *rc)
+{
+	struct smtp_client_params p;
+
+	/* The slot moves from the idle connection to the delivery. */
+	d->dest = rc->dest;
+	rc->dest = NULL;
+	d->conn = rc;
+	d->reused = true;
+	d->is_mx = d->rt == NULL;
+	runner_msg_params(d, &p);
+	p.closed = runner_idle_closed;
+	p.closed_arg = rc;
+	if (smtp_client_next(rc->c, &p) == -1) {
+		/* Not idle after all: a bug, but the message still goes. */
+		log_error("relay qid=%s event=reuse-refused", d->id);
+		smtp_client_free(&rc->c);
+		free(rc);
+		d->conn = NULL;
+		d->reused = false;
+		runner_begin(d);
+	}
 }
 
 /*
@@ -357,18 +515,37 @@ runner_done(void *arg, const struct smtp_client_result *res)
 {
 	struct delivery *d = arg;
 	struct attempt_result *ar;
-	char tls[128];
+	bool temp = runner_all_temporary(res);
+	const char *why = res->n_rcpt > 0 ? res->rcpt[0].reply : "";
+	char tls[128], esc[600];
 
-	/* The client frees itself when this returns. */
-	d->client = NULL;
-	if (d->next_hop < d->n_hop && runner_all_temporary(res)) {
-		char esc[600];
-		const char *why = res->n_rcpt > 0 ? res->rcpt[0].reply : "";
-
+	if (!res->reusable) {
+		d->conn->c = NULL;	/* frees itself when this returns */
+		free(d->conn);
+		d->conn = NULL;
+	}
+	/*
+	 * A kept connection that broke (the peer timed it out, or said 421
+	 * to RSET) says nothing about the destination: try afresh.
+	 */
+	if (d->reused && d->conn == NULL && temp) {
+		log_info("relay qid=%s event=reuse-failed peer=%s reply=\"%s\"",
+		    d->id, res->peer, log_escape(esc, sizeof(esc), why,
+		    strlen(why)));
+		d->reused = false;
+		runner_begin(d);
+		return;
+	}
+	if (d->next_hop < d->n_hop && temp) {
 		log_info("relay qid=%s event=next-hop peer=%s tls=%s "
 		    "reply=\"%s\" next=%s", d->id, res->peer, res->tls,
 		    log_escape(esc, sizeof(esc), why, strlen(why)),
 		    d->hop[d->next_hop].text);
+		if (d->conn != NULL) {
+			smtp_client_close(&d->conn->c);
+			free(d->conn);
+			d->conn = NULL;
+		}
 		runner_connect(d);
 		return;
 	}
@@ -447,15 +624,17 @@ route_as_hop(const struct config_route *rt, struct route_hop *h)
 }
 
 /*
- * Starts one delivery of env's due recipients for dest's domain: those
+ * Starts one delivery of env's due recipients for one domain: those
  * sharing the domain's fixed route, or, without a route, those of the
- * same domain. The connection slot in dest is d's from now on.
+ * same domain. Either dest is a slot just acquired for the domain, or rc
+ * an idle connection to it (whose slot the delivery takes over).
  */
 static void
 runner_start(struct runner *r, struct queue_envelope *env,
-    struct relay_dest *dest)
+    struct relay_dest *dest, struct rconn *rc)
 {
-	const char *domain = relay_dest_domain(dest);
+	const char *domain = dest != NULL ? relay_dest_domain(dest) :
+	    rc->domain;
 	const struct config_route *rt = config_route_find(r->cfg, domain);
 	uint64_t now = (uint64_t)time(NULL);
 	const char *err = NULL;
@@ -466,6 +645,7 @@ runner_start(struct runner *r, struct queue_envelope *env,
 	d->r = r;
 	d->fd = -1;
 	d->dest = dest;
+	d->rt = rt;
 	memcpy(d->id, env->id, sizeof(d->id));
 	d->sender = xstrdup(env->sender);
 	d->rcpt = xcalloc(env->n_rcpt, sizeof(*d->rcpt));
@@ -485,6 +665,11 @@ runner_start(struct runner *r, struct queue_envelope *env,
 			log_error("relay qid=%s event=message-unreadable "
 			    "error=\"%s\"", env->id, err != NULL ? err :
 			    strerror(errno));
+		if (rc != NULL) {
+			/* Back to the pool, untouched. */
+			rc->next = r->idle;
+			r->idle = rc;
+		}
 		delivery_free(d);
 		return;
 	}
@@ -492,21 +677,10 @@ runner_start(struct runner *r, struct queue_envelope *env,
 	d->msg_size = (uint64_t)sb.st_size - (uint64_t)d->msg_offset;
 	d->next = r->active;
 	r->active = d;
-	if (rt != NULL) {
-		d->hop = xcalloc(1, sizeof(*d->hop));
-		route_as_hop(rt, d->hop);
-		d->n_hop = 1;
-		runner_connect(d);
-		return;
-	}
-	d->is_mx = true;
-	if (r->res == NULL) {
-		runner_finish_all(d, "451 4.4.3 no DNS resolver for MX "
-		    "look-ups", "dns");
-		return;
-	}
-	d->lookup = route_lookup_start(r->res, domain, r->cfg->relay_mx_port,
-	    runner_route_cb, d);
+	if (rc != NULL)
+		runner_reuse(d, rc);
+	else
+		runner_begin(d);
 }
 
 static void
@@ -554,6 +728,8 @@ runner_try(struct runner *r, const char *id, bool *waiting,
 		const struct queue_rcpt *q = &env.rcpt[i];
 		const char *dom = rcpt_domain(q->addr);
 		struct relay_dest *dest = NULL;
+		struct rconn *rc;
+		enum relay_limit_rc lrc;
 		bool tried = false;
 
 		if (q->state != QUEUE_RCPT_PENDING)
@@ -567,10 +743,29 @@ runner_try(struct runner *r, const char *id, bool *waiting,
 			    strcasecmp(rcpt_domain(env.rcpt[k].addr), dom) == 0;
 		if (tried)
 			continue;
-		switch (relay_limit_acquire(r->limits, dom, runner_now(),
-		    &dest)) {
+		if ((rc = runner_idle_take(r, dom)) != NULL) {
+			/* Open already: only the rate applies. */
+			if (relay_limit_take_token(r->limits, rc->dest,
+			    runner_now()) == 0) {
+				runner_start(r, &env, NULL, rc);
+				*waiting = false;
+				store_queue_envelope_cleanup(&env);
+				return 0;
+			}
+			rc->next = r->idle;
+			r->idle = rc;
+			lrc = RELAY_LIMIT_DOMAIN;
+		} else {
+			lrc = relay_limit_acquire(r->limits, dom, runner_now(),
+			    &dest);
+			/* Idle connections elsewhere give way to waiting work. */
+			if (lrc == RELAY_LIMIT_TOTAL && runner_idle_close_oldest(r))
+				lrc = relay_limit_acquire(r->limits, dom,
+				    runner_now(), &dest);
+		}
+		switch (lrc) {
 		case RELAY_LIMIT_OK:
-			runner_start(r, &env, dest);
+			runner_start(r, &env, dest, NULL);
 			*waiting = false;
 			store_queue_envelope_cleanup(&env);
 			return 0;
@@ -601,7 +796,8 @@ runner_scan_one(const char *id, void *arg)
 
 	if (runner_is_active(r, id))
 		return 0;
-	if (relay_limit_total(r->limits) >= r->cfg->relay_max_connections) {
+	if (relay_limit_total(r->limits) >= r->cfg->relay_max_connections &&
+	    r->idle == NULL) {
 		/* No slot: remember it unread; it is checked when started. */
 		runner_backlog_add(r, id, "");
 		return 0;
@@ -611,6 +807,22 @@ runner_scan_one(const char *id, void *arg)
 		runner_backlog_add(r, id, domain);
 	(void)stop;
 	return 0;
+}
+
+/* Could a message for domain ("" = not known yet) start now? */
+static bool
+runner_may_start(const struct runner *r, const char *domain)
+{
+	const struct config *cfg = r->cfg;
+
+	for (const struct rconn *rc = r->idle; rc != NULL; rc = rc->next)
+		if (strcasecmp(rc->domain, domain) == 0)
+			return true;
+	if (relay_limit_total(r->limits) >= cfg->relay_max_connections &&
+	    r->idle == NULL)
+		return false;
+	return domain[0] == '\0' || relay_limit_domain(r->limits, domain) <
+	    cfg->relay_max_per_domain;
 }
 
 /*
@@ -627,9 +839,7 @@ runner_backlog_serve(struct runner *r)
 		char domain[256];
 		bool waiting = false;
 
-		if (relay_limit_total(r->limits) < r->cfg->relay_max_connections &&
-		    (b->domain[0] == '\0' || relay_limit_domain(r->limits,
-		    b->domain) < r->cfg->relay_max_per_domain) &&
+		if (runner_may_start(r, b->domain) &&
 		    !runner_is_active(r, b->id)) {
 			b->used = true;
 			(void)runner_try(r, b->id, &waiting, domain,
@@ -681,6 +891,14 @@ runner_signal_cb(evutil_socket_t sig, short what, void *arg)
 
 		r->active = d->next;
 		delivery_free(d);
+	}
+	while (r->idle != NULL) {
+		struct rconn *rc = r->idle;
+
+		r->idle = rc->next;
+		smtp_client_free(&rc->c);
+		relay_limit_release(r->limits, rc->dest);
+		free(rc);
 	}
 	event_base_loopexit(r->base, NULL);
 }

@@ -34,6 +34,7 @@ struct runner {
 	struct event		*scan_timer, *sig_term, *sig_usr2;
 	struct event		*kick_ev;	/* a slot came free */
 	struct delivery		*active;
+	struct rconn		*idle;		/* open, kept for reuse */
 	struct backlog_item	*backlog;	/* due, waiting for a limit */
 	size_t			 n_backlog, cap_backlog;
 };

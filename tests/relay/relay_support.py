@@ -11,8 +11,11 @@ import sealpost_harness as H
 
 class FakePeer:
 	"""A minimal SMTP server on 127.0.0.1:port. answer(rcpt, attempt)
-	returns the RCPT reply line; final(attempt) the reply after the dot.
-	Records every transaction as dict(mail, rcpts, data)."""
+	returns the RCPT reply line; final(attempt) the reply after the dot,
+	where attempt counts MAIL commands (1 for the first transaction; the
+	runner reuses connections, so sessions would not count attempts).
+	Records every transaction as dict(mail, rcpts, data); `attempts`
+	counts sessions, `mails` transactions."""
 
 	def __init__(self, rcpt_answer=None, final_answer=None, ehlo_lines=None):
 		self.rcpt_answer = rcpt_answer or (lambda rcpt, n: "250 2.1.5 ok")
@@ -21,8 +24,12 @@ class FakePeer:
 		    "8BITMIME"]
 		self.transactions = []
 		self.attempts = 0
+		self.mails = 0
+		self.rsets = 0
 		self.open = 0		# sessions open now
 		self.max_open = 0	# the most ever open at once
+		self.busy = 0		# sessions inside a transaction now
+		self.max_busy = 0	# the most ever at once (MAIL to reply)
 		self.delay = 0.0	# seconds before the reply to the final dot
 		self.stall_greeting = False	# accept, then say nothing
 		self.close_in_data = False	# hang up after the first data line
@@ -42,7 +49,16 @@ class FakePeer:
 
 	async def _session(self, reader, writer):
 		self.attempts += 1
-		n = self.attempts
+		n = 0
+		in_txn = [False]
+
+		def txn(on):
+			if on and not in_txn[0]:
+				self.busy += 1
+				self.max_busy = max(self.max_busy, self.busy)
+			elif not on and in_txn[0]:
+				self.busy -= 1
+			in_txn[0] = on
 		self.open += 1
 		self.max_open = max(self.max_open, self.open)
 		t = {"mail": None, "rcpts": [], "data": None}
@@ -69,6 +85,9 @@ class FakePeer:
 				elif up.startswith("HELO"):
 					await send("250 fake.peer")
 				elif up.startswith("MAIL FROM:"):
+					self.mails += 1
+					n = self.mails
+					txn(True)
 					t = {"mail": cmd[10:], "rcpts": [], "data": None}
 					await send("250 2.1.0 ok")
 				elif up.startswith("RCPT TO:"):
@@ -98,11 +117,14 @@ class FakePeer:
 						await asyncio.sleep(self.delay)
 					self.transactions.append(t)
 					await send(self.final_answer(n))
+					txn(False)
 					t = {"mail": None, "rcpts": [], "data": None}
 				elif up == "QUIT":
 					await send("221 2.0.0 bye")
 					break
 				elif up == "RSET":
+					self.rsets += 1
+					txn(False)
 					t = {"mail": None, "rcpts": [], "data": None}
 					await send("250 2.0.0 ok")
 				else:
@@ -110,6 +132,7 @@ class FakePeer:
 		except (ConnectionError, asyncio.IncompleteReadError):
 			pass
 		finally:
+			txn(False)
 			self.open -= 1
 			writer.close()
 

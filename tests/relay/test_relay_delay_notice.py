@@ -37,11 +37,11 @@ def test_relay_delay_notice_sent_once(make_instance):
 		assert mk in hdrs.get_content()
 		# Still retried, and no second notice: neither by the runner
 		# going on nor after a restart of the whole server.
-		tries = peer.attempts
+		tries = peer.mails
 		time.sleep(2 * H.SLOW)
 		a.stop()
 		a.start()
-		assert wait_for(lambda: peer.attempts >= tries + 3, 15)
+		assert wait_for(lambda: peer.mails >= tries + 3, 15)
 		assert len(bounces(a, SENDER, mk)) == 1
 		assert len(re.findall(r"event=delay-notice-sent", a.log())) == 1
 		assert "Action: failed" not in raw
@@ -61,7 +61,7 @@ def test_relay_no_delay_notice_to_null_sender(make_instance):
 		    to=REMOTE))
 		assert r.code == 250, r
 		c.quit()
-		assert wait_for(lambda: peer.attempts >= 4, 15), a.log_tail()
+		assert wait_for(lambda: peer.mails >= 4, 15), a.log_tail()
 		assert "delay-notice" not in a.log()
 	finally:
 		peer.stop()
