@@ -1139,7 +1139,9 @@ smtp_client_start(const struct smtp_client_params *p)
 int
 smtp_client_next(struct smtp_client *c, const struct smtp_client_params *p)
 {
-	if (c == NULL || c->state != SC_IDLE || c->closing)
+	/* Idle, and done() has been called (it said reusable). */
+	if (c == NULL || c->state != SC_IDLE || c->closing ||
+	    c->done_msg != NULL)
 		return -1;
 	/* Inside done() the old message is still being reported. */
 	if (c->msg != c->reporting)
