@@ -3,9 +3,13 @@ instance as the peer: its submission port wants STARTTLS, then AUTH.
 Credentials come from a mode-0600 file read at each AUTH (never logged),
 go only over TLS, and a smarthost without STARTTLS gets none."""
 
+import asyncio
+import base64
 import os
 import pwd
 import re
+import ssl
+import threading
 
 import sealpost_harness as H
 from relay_support import FakePeer, queue_empty, submit, wait_for
@@ -15,9 +19,9 @@ PASSWORD = H.USERS[SENDER]
 
 
 def secret_file(a, text):
-	"""The password file, owned by the user A's runner runs as."""
-	d = H.make_instance_dir()
-	path = d / "relay.secret"
+	"""The password file, owned by the user A's runner runs as, in A's
+	directory (which the harness removes)."""
+	path = a.dir / "relay.secret"
 	path.write_text(text)
 	os.chmod(path, 0o600)
 	m = re.search(r"(?m)^user\s*=\s*(\S+)\s*$", a.config_text())
@@ -76,6 +80,111 @@ def test_client_smarthost_auth_after_starttls(make_instance):
 	    r"mech=PLAIN login=%s" % re.escape(SENDER), b.log()), b.log_tail()
 	assert PASSWORD not in log and PASSWORD not in b.log()
 	assert b"(using TLSv1." in msgs[0]
+
+
+class LoginPeer:
+	"""A smarthost offering STARTTLS and, once TLS is up, only AUTH
+	LOGIN; records the credentials it was given and the transactions."""
+
+	def __init__(self, cert, key):
+		self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+		self.ctx.load_cert_chain(cert, key)
+		self.auths = []
+		self.transactions = []
+		self.port = H.free_port_base() + 25
+		self.loop = asyncio.new_event_loop()
+		ready = threading.Event()
+
+		def run():
+			asyncio.set_event_loop(self.loop)
+			self.server = self.loop.run_until_complete(asyncio.start_server(
+			    self._session, "127.0.0.1", self.port))
+			ready.set()
+			self.loop.run_forever()
+		self.thread = threading.Thread(target=run, daemon=True)
+		self.thread.start()
+		ready.wait(5)
+
+	async def _session(self, reader, writer):
+		tls = authed = False
+
+		async def send(line):
+			writer.write(line.encode() + b"\r\n")
+			await writer.drain()
+
+		async def line():
+			return (await reader.readline()).decode().rstrip("\r\n")
+		try:
+			await send("220 login.peer ESMTP")
+			while True:
+				cmd = await line()
+				up = cmd.upper()
+				if up.startswith("EHLO"):
+					ext = "AUTH LOGIN" if tls else "STARTTLS"
+					await send("250-login.peer\r\n250-%s\r\n250 8BITMIME" %
+					    ext)
+				elif up == "STARTTLS" and not tls:
+					await send("220 2.0.0 go")
+					await writer.start_tls(self.ctx)
+					tls = True
+				elif up == "AUTH LOGIN" and tls:
+					await send("334 VXNlcm5hbWU6")
+					user = base64.b64decode(await line()).decode()
+					await send("334 UGFzc3dvcmQ6")
+					pw = base64.b64decode(await line()).decode()
+					self.auths.append((user, pw))
+					authed = pw == PASSWORD
+					await send("235 2.7.0 ok" if authed else
+					    "535 5.7.8 no")
+				elif up.startswith("MAIL") and not authed:
+					await send("530 5.7.0 authentication required")
+				elif up.startswith("MAIL") or up.startswith("RCPT"):
+					await send("250 2.0.0 ok")
+				elif up == "DATA":
+					await send("354 go")
+					data = b""
+					while (l := await reader.readline()) not in (b".\r\n",
+					    b""):
+						data += l
+					self.transactions.append(data)
+					await send("250 2.0.0 queued")
+				elif up == "QUIT" or not cmd:
+					await send("221 2.0.0 bye")
+					break
+				else:
+					await send("502 5.5.2 no")
+		except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+			pass
+		finally:
+			writer.close()
+
+	def stop(self):
+		def _stop():
+			self.server.close()
+			self.loop.stop()
+		self.loop.call_soon_threadsafe(_stop)
+		self.thread.join(5)
+
+
+def test_client_smarthost_auth_login_when_plain_is_not_offered(
+    make_instance):
+	a = make_instance({"queue_scan_interval": "1",
+	    "queue_retry_schedule": "1h"}, start=False, name="a")
+	peer = LoginPeer(a.cert, str(a.dir / "tls" / "key.pem"))
+	try:
+		start_a(a, "[127.0.0.1]:%d" % peer.port, PASSWORD)
+		mk = H.marker()
+		submit(a, ["carol@example.net"], H.simple_message(mk,
+		    sender=SENDER, to="carol@example.net"))
+		assert wait_for(lambda: peer.transactions, 15), a.log_tail()
+		assert peer.auths == [(SENDER, PASSWORD)]
+		assert mk.encode() in peer.transactions[0]
+		log = a.log()
+		assert re.search(r"event=auth user=%s mech=LOGIN result=ok" %
+		    re.escape(SENDER), log), log
+		assert PASSWORD not in log
+	finally:
+		peer.stop()
 
 
 def test_client_smarthost_without_starttls_gets_no_credentials(make_instance):
