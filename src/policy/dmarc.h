@@ -130,9 +130,11 @@ enum dmarc_lookup_status {
 struct dmarc_policy_found {
 	enum dmarc_lookup_status status;
 	struct dmarc_record	 rec;		/* FOUND only */
-	bool			 is_org;	/* rec came from the org domain */
-	/* The domain whose _dmarc record answered (FOUND/PERMERROR), else
-	 * the From domain; lower-case, no trailing dot. */
+	/* The answer (FOUND, PERMERROR, TEMPERROR, several records) came
+	 * from the Organizational Domain's query, not the From domain's. */
+	bool			 is_org;
+	/* The domain whose _dmarc query gave the answer (for NONE after
+	 * both queries: the From domain); lower-case, no trailing dot. */
 	char			 domain[DMARC_DOMAIN_MAX];
 	/* The From domain's Organizational Domain; "" when it has none
 	 * (the From domain is itself a public suffix). */
