@@ -1,7 +1,7 @@
 /*
  * libFuzzer target for dmarc_from_domain(): any bytes as a From field
  * body. The parser must stay within the input, and an OK answer must be
- * a lower-case DNS name (labels of 1-63 octets, 253 in all) whose
+ * a lower-case ASCII DNS name (U-labels become A-labels) (labels of 1-63 octets, 253 in all) whose
  * organizational domain is a suffix of it; any other answer leaves ""
  * in out.
  */
@@ -44,6 +44,7 @@ check_name(const char *d)
 	CHECK(len > 0 && len <= 253);
 	for (size_t i = 0; i < len; i++) {
 		CHECK(!(d[i] >= 'A' && d[i] <= 'Z'));
+		CHECK((unsigned char)d[i] > 0x20 && (unsigned char)d[i] < 0x7f);
 		if (d[i] == '.') {
 			CHECK(label > 0);
 			label = 0;

@@ -44,7 +44,10 @@ enum dmarc_from_status {
  * empty list elements (",,"), and UTF-8 in atoms (RFC 6532). A domain
  * literal ("[192.0.2.1]") is DMARC_FROM_INVALID: it names no DNS domain.
  * On DMARC_FROM_OK out (outsz bytes, at least DMARC_DOMAIN_MAX is enough)
- * holds the domain lower-cased, trailing dot removed; otherwise "".
+ * holds the domain in ASCII: lower-cased, trailing dot removed, UTF-8
+ * labels as A-labels (psl_domain_to_ascii()); otherwise "". Only
+ * letters, digits, "-", "_" and (in U-labels) UTF-8 are accepted in a
+ * domain.
  * Bounded: values over DMARC_FROM_MAX bytes and comment nesting over 32
  * levels are DMARC_FROM_INVALID; no allocation.
  */

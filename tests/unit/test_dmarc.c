@@ -46,8 +46,12 @@ static const struct from_case from_cases[] = {
 	{ "Folded\r\n <user@example.org>", DMARC_FROM_OK, "example.org" },
 	{ "=?utf-8?q?J=C3=B6rg?= <j@example.org>", DMARC_FROM_OK,
 	    "example.org" },
+	/* U-labels come back as A-labels (RFC 3492 7.1 style) */
 	{ "J\xc3\xb6rg <j@b\xc3\xbc\x63her.example>", DMARC_FROM_OK,
-	    "b\xc3\xbc\x63her.example" },
+	    "xn--bcher-kva.example" },
+	{ "j@\xe5\x85\xac\xe5\x8f\xb8.cn", DMARC_FROM_OK, "xn--55qx5d.cn" },
+	{ "j@xn--bcher-kva.example", DMARC_FROM_OK, "xn--bcher-kva.example" },
+	{ "j@b\xc3.example", DMARC_FROM_INVALID, NULL },	/* bad UTF-8 */
 	/* obsolete forms (RFC 5322 4.4) */
 	{ "<@relay.example,@other.example:user@example.org>", DMARC_FROM_OK,
 	    "example.org" },
