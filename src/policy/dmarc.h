@@ -159,7 +159,8 @@ typedef void	(*dmarc_lookup_cb)(void *arg, const struct dmarc_policy_found *);
  * dmarc_from_domain): a TXT query at _dmarc.<from_domain>; if that holds
  * no DMARC record (NXDOMAIN, NODATA, only non-DMARC TXT) and the
  * Organizational Domain differs, a TXT query at _dmarc.<org domain>.
- * psl must not be NULL and must outlive the lookup. The callback always
+ * psl must outlive the lookup (NULL: no organizational domain is known,
+ * so there is no fallback). The callback always
  * runs later from the loop, never from inside this call (also for a
  * from_domain that is not a usable name: NONE). Returns the handle for
  * dmarc_lookup_cancel().
@@ -219,7 +220,8 @@ struct dmarc_verdict {
  * has an aligned d= (relaxed: same Organizational Domain via psl; strict:
  * equal domains, case-insensitively, trailing dot ignored). NONE,
  * TEMPERROR and PERMERROR of discovery give the same result with
- * disposition NONE. psl must not be NULL. Pure; fills *out completely.
+ * disposition NONE. A NULL psl knows no organizational domain (relaxed
+ * alignment then needs equal domains). Pure; fills *out completely.
  */
 void	dmarc_evaluate(const struct psl *, const struct dmarc_policy_found *,
 	    const struct dmarc_input *, struct dmarc_verdict *out);

@@ -328,6 +328,9 @@ test_dmarc_alignment_strict_relaxed(void **state)
 			fail_msg("case %zu: %s vs %s", i, c->from,
 			    c->other != NULL ? c->other : "(null)");
 	}
+	/* Without a list, relaxed alignment needs equal names. */
+	assert_false(dmarc_aligned(NULL, R, "a.example.com", "example.com"));
+	assert_true(dmarc_aligned(NULL, R, "example.com", "EXAMPLE.com."));
 	psl_free(&psl);
 }
 
