@@ -242,3 +242,16 @@ def test_client_size_limit_below_message_bounces_with_limit(world):
 	assert re.search(rb"message size \d+ exceeds the limit of 300 the peer "
 	    rb"announced", b), b
 	assert peer.transactions == []
+
+
+def test_client_sink_message_received_with_smtputf8_needs_it(world):
+	"""ASCII addresses, but the message came in with SMTPUTF8 (our
+	Received says "with UTF8SMTPSA"): no downgrade to smtp-sink."""
+	a, sinks, _ = world
+	mk = H.marker()
+	send(a, "s@plain.example", H.simple_message(mk, sender=SENDER,
+	    to="s@plain.example", extra_headers="X-Note: \u00fcber\r\n"),
+	    " SMTPUTF8 BODY=8BITMIME")
+	b = bounce_for(a, mk)
+	assert b"Status: 5.6.7" in b, b
+	assert sinks["plain.example"].dumps(mk) == []
