@@ -126,6 +126,7 @@ struct smtp_client {
 static void	sc_enter(struct smtp_client *, enum sc_state);
 static void	sc_setup_bev(struct smtp_client *);
 static void	sc_begin_message(struct smtp_client *);
+static void	sc_give_up(struct smtp_client *, const char *prefix);
 
 /* --- messages -------------------------------------------------------- */
 
@@ -774,11 +775,8 @@ sc_on_ehlo(struct smtp_client *c, int code)
 		sc_after_ehlo(c);
 	} else if (code >= 500 && !c->is_tls)
 		sc_enter(c, SC_HELO);	/* RFC 5321 3.2 */
-	else {
-		c->broken = true;
-		sc_fail_open(c, false, code, "%s", c->reply.text);
-		sc_enter(c, SC_QUIT);
-	}
+	else
+		sc_give_up(c, NULL);
 }
 
 static void
@@ -859,6 +857,49 @@ sc_on_data(struct smtp_client *c, int code)
 	}
 }
 
+/*
+ * The connection is no good for this message (nor a next one): every open
+ * recipient gets the peer's reply, or ours (prefix: the peer's reply
+ * follows it), then QUIT.
+ */
+static void
+sc_give_up(struct smtp_client *c, const char *prefix)
+{
+	c->broken = true;
+	if (prefix == NULL)
+		sc_fail_open(c, false, c->reply.code, "%s", c->reply.text);
+	else
+		sc_fail_open(c, true, 451, "%s: %s", prefix, c->reply.text);
+	sc_enter(c, SC_QUIT);
+}
+
+static void
+sc_on_starttls(struct smtp_client *c, int code)
+{
+	if (code == 220)
+		sc_start_tls(c);
+	else if (c->tls_mode == TLS_OUTBOUND_MAY && !c->use_auth) {
+		c->tls_ctx = NULL;	/* no second STARTTLS */
+		sc_after_ehlo(c);
+	} else
+		sc_give_up(c, "451 4.7.5 STARTTLS refused");
+}
+
+static void
+sc_on_mail(struct smtp_client *c, int code)
+{
+	if (code >= 200 && code < 300) {
+		sc_enter(c, SC_RCPT);
+		return;
+	}
+	sc_fail_open(c, false, code, "%s", c->reply.text);
+	c->msg->mail_failed = true;
+	if (c->msg->batch)
+		sc_enter(c, SC_RCPT);	/* the RCPT and DATA replies are due */
+	else
+		sc_message_end(c);
+}
+
 /* The reply to the current state's command is complete: pick the next. */
 static void
 sc_on_reply(struct smtp_client *c)
@@ -871,12 +912,10 @@ sc_on_reply(struct smtp_client *c)
 		c->broken = true;
 	switch (c->state) {
 	case SC_GREET:
-		if (code != 220) {
-			c->broken = true;
-			sc_fail_open(c, false, code, "%s", c->reply.text);
-			sc_enter(c, SC_QUIT);
-		} else
+		if (code == 220)
 			sc_enter(c, SC_EHLO);
+		else
+			sc_give_up(c, NULL);
 		return;
 	case SC_EHLO:
 		sc_on_ehlo(c, code);
@@ -885,41 +924,18 @@ sc_on_reply(struct smtp_client *c)
 		memset(&c->caps, 0, sizeof(c->caps));
 		if (ok)
 			sc_after_ehlo(c);
-		else {
-			c->broken = true;
-			sc_fail_open(c, false, code, "%s", c->reply.text);
-			sc_enter(c, SC_QUIT);
-		}
+		else
+			sc_give_up(c, NULL);
 		return;
 	case SC_STARTTLS:
-		if (code == 220)
-			sc_start_tls(c);
-		else if (c->tls_mode == TLS_OUTBOUND_MAY && !c->use_auth) {
-			c->tls_ctx = NULL;	/* no second STARTTLS */
-			sc_after_ehlo(c);
-		} else {
-			c->broken = true;
-			sc_fail_open(c, true, 451, "451 4.7.5 STARTTLS refused: "
-			    "%s", c->reply.text);
-			sc_enter(c, SC_QUIT);
-		}
+		sc_on_starttls(c, code);
 		return;
 	case SC_AUTH_PLAIN: case SC_AUTH_LOGIN: case SC_AUTH_USER:
 	case SC_AUTH_PASS:
 		sc_on_auth(c, code);
 		return;
 	case SC_MAIL:
-		if (!ok) {
-			sc_fail_open(c, false, code, "%s", c->reply.text);
-			c->msg->mail_failed = true;
-			if (c->msg->batch) {
-				/* The RCPT and DATA replies are still due. */
-				sc_enter(c, SC_RCPT);
-				return;
-			}
-			sc_message_end(c);
-		} else
-			sc_enter(c, SC_RCPT);
+		sc_on_mail(c, code);
 		return;
 	case SC_RCPT:
 		sc_on_rcpt(c, code);
@@ -935,12 +951,9 @@ sc_on_reply(struct smtp_client *c)
 	case SC_RSET:
 		if (ok)
 			sc_begin_message(c);
-		else {
-			c->broken = true;
-			sc_fail_open(c, true, 451, "451 4.4.2 RSET refused on a "
-			    "reused connection: %s", c->reply.text);
-			sc_enter(c, SC_QUIT);
-		}
+		else
+			sc_give_up(c, "451 4.4.2 RSET refused on a reused "
+			    "connection");
 		return;
 	case SC_IDLE:
 		/* Unprompted, e.g. "421 idle too long": the peer goes. */
@@ -1139,7 +1152,9 @@ smtp_client_start(const struct smtp_client_params *p)
 int
 smtp_client_next(struct smtp_client *c, const struct smtp_client_params *p)
 {
-	if (c == NULL || c->state != SC_IDLE || c->closing)
+	/* Idle, and done() has been called (it said reusable). */
+	if (c == NULL || c->state != SC_IDLE || c->closing ||
+	    c->done_msg != NULL)
 		return -1;
 	/* Inside done() the old message is still being reported. */
 	if (c->msg != c->reporting)

@@ -44,6 +44,7 @@ struct peer {
 	const char		*dot_reply;	/* NULL = 250 2.0.0 queued */
 	bool			 stall;		/* never greet */
 	bool			 close_in_data;
+	const char		*after_dot;	/* sent after the dot's reply */
 	/* What happened. */
 	int			 connections;
 	int			 messages;
@@ -156,6 +157,8 @@ peer_read_cb(struct bufferevent *bev, void *arg)
 				p->messages++;
 				peer_send(bev, p->dot_reply != NULL ?
 				    p->dot_reply : "250 2.0.0 queued");
+				if (p->after_dot != NULL)
+					peer_send(bev, p->after_dot);
 			} else if (p->data_len + len + 2 < sizeof(p->data)) {
 				memcpy(p->data + p->data_len, line, len);
 				memcpy(p->data + p->data_len + len, "\r\n", 2);
@@ -629,6 +632,39 @@ test_client_session_reuse_from_done_and_idle_timeout(void **state)
 	assert_int_equal(f->peer.rsets, 1);
 }
 
+static bool
+peer_gone(const struct outcome *o, const struct peer *p)
+{
+	(void)p;
+	return o->n_done >= 1 && o->client == NULL;
+}
+
+/*
+ * The peer says 421 right behind its 250 for the message, before done()
+ * ran: done() says not reusable (closed() is not called, nothing was
+ * handed out), no QUIT, and the client is gone (LeakSanitizer checks).
+ */
+static void
+test_client_session_peer_421_before_done(void **state)
+{
+	struct fixture *f = *state;
+	struct outcome o = { 0 };
+	static const char *const r1[] = { "a@peer.test" };
+	struct smtp_client_params p = params(f, &o, "s@client.test", r1, 1,
+	    "x\r\n");
+
+	f->peer.after_dot = "421 4.4.2 peer.test closing: idle too long";
+	p.reuse = true;
+	p.idle_timeout = 30;
+	o.client = smtp_client_start(&p);
+	run_until(f, &o, peer_gone);
+	assert_int_equal(o.n_done, 1);
+	assert_int_equal(o.res[0].code, 250);
+	assert_false(o.reusable);
+	assert_int_equal(o.n_closed, 0);
+	assert_int_equal(f->peer.quits, 0);
+}
+
 static void
 test_client_session_peer_closes_in_data(void **state)
 {
@@ -704,6 +740,9 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_client_session_reuse_from_done_and_idle_timeout, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_client_session_peer_421_before_done, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_client_session_peer_closes_in_data, setup, teardown),

@@ -146,6 +146,7 @@ static const char every_key[] =
     "sender_domain_check = no\n"
     "spf_reject_fail = off\n"
     "spf_reject_permerror = yes\n"
+    "public_suffix_list = /srv/psl.dat\n"
     "tls_policy = Example.ORG.=encrypt, legacy.example=may\n"
     "relay_auth_user = relay@example.org\n"
     "relay_auth_password_file = /etc/sealpost/relay.secret\n"
@@ -214,6 +215,7 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.sender_domain_check);
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
+	assert_string_equal(c.public_suffix_list, "/srv/psl.dat");
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
 	assert_true(c.has_relay_host);
