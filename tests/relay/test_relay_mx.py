@@ -25,6 +25,9 @@ MX_RECORDS = [
 	"--mx-host=pref.example,mx-down.pref.example,10",
 	"--mx-host=pref.example,mx-up.pref.example,20",
 	"--host-record=implicit.example,127.0.0.1",
+	# Both families: ::1 (where B does not listen) must come first.
+	"--host-record=mx.dual.example,127.0.0.1,::1",
+	"--mx-host=dual.example,mx.dual.example,10",
 ]
 
 
@@ -40,9 +43,10 @@ def pair(module_factory, mxdns):
 	"""B receives for pref.example and implicit.example; A finds B only
 	through DNS."""
 	dns = {"dns_servers": "127.0.0.1:%d" % mxdns.port}
-	b = module_factory(dict(dns, domains="pref.example, implicit.example"),
-	    start=False, users=False, name="b")
-	for addr in ("carol@pref.example", "dan@implicit.example"):
+	b = module_factory(dict(dns, domains="pref.example, implicit.example, "
+	    "dual.example"), start=False, users=False, name="b")
+	for addr in ("carol@pref.example", "dan@implicit.example",
+	    "kim@dual.example"):
 		b.cli("user", "add", addr, "--password-stdin", input=b"Pw-x-123\n")
 	b.start()
 	a = module_factory(dict(dns, relay_mx_port=str(b.smtp),
@@ -85,6 +89,23 @@ def test_relay_mx_implicit_from_a_record(pair):
 	assert len(msgs) == 1, a.log_tail()
 	assert re.search(r"event=delivered to=<%s> peer=implicit\.example"
 	    r"\[127\.0\.0\.1\]:%d " % (re.escape(rcpt), b.smtp), a.log())
+
+
+def test_relay_mx_ipv6_address_first_then_ipv4(pair):
+	"""One MX host with AAAA and A: the IPv6 address is tried first (B
+	listens only on 127.0.0.1, so it fails) and the IPv4 one next."""
+	a, b = pair
+	rcpt = "kim@dual.example"
+	mk = H.marker()
+	submit(a, [rcpt], H.simple_message(mk, sender=SENDER, to=rcpt))
+	msgs = wait_for(lambda: b.find(rcpt, mk), 20)
+	assert len(msgs) == 1, a.log_tail()
+	log = a.log()
+	assert re.search(r"event=next-hop peer=mx\.dual\.example\[::1\]:%d "
+	    r"tls=no reply=\"451 4\.4\.1 [^\"]*\" next=mx\.dual\.example"
+	    r"\[127\.0\.0\.1\]:%d" % (b.smtp, b.smtp), log), log[-3000:]
+	assert re.search(r"event=delivered to=<%s> peer=mx\.dual\.example"
+	    r"\[127\.0\.0\.1\]:%d " % (re.escape(rcpt), b.smtp), log)
 
 
 def test_relay_mx_nxdomain_bounces_at_once(pair):
