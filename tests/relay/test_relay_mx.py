@@ -129,6 +129,14 @@ ZONE = {
 	"nullmx.example": [{"MX": [0, "."]}],
 	"broken.example": ["SERVFAIL"],
 	"example.test": [{"MX": [10, "mx.test.example"]}],
+	# RFC 7505 forbids this mix; the real MX is used.
+	"mixed.example": [{"MX": [0, "."]}, {"MX": [10, "mx.mixed.example"]}],
+	"mx.mixed.example": [{"A": "127.0.0.1"}],
+	# The only MX host does not exist / cannot be looked up now.
+	"noaddr.example": [{"MX": [10, "gone.noaddr.example"]}],
+	"halfbroken.example": [{"MX": [10, "broken.example"]}],
+	# Neither MX nor address.
+	"empty.example": [],
 }
 
 
@@ -180,3 +188,32 @@ def test_relay_dns_failure_defers_never_bounces(make_instance, fake, down):
 	assert bounces(a, SENDER, mk) == []
 	assert "event=bounced" not in a.log()
 	assert not queue_empty(a)
+
+
+@pytest.mark.parametrize("domain,event,reply", [
+	("mixed.example", "deferred", r"451 4\.4\.1 connect to "
+	    r"mx\.mixed\.example\[127\.0\.0\.1\]:\d+ failed"),
+	("noaddr.example", "bounced", r"550 5\.4\.4 unable to route: no MX "
+	    r"host has an address"),
+	("empty.example", "bounced", r"550 5\.4\.4 unable to route: no MX and "
+	    r"no address record for the domain"),
+	("halfbroken.example", "deferred", r"451 4\.4\.3 address look-up for "
+	    r"the MX hosts of halfbroken\.example failed temporarily"),
+])
+def test_relay_mx_odd_answers(make_instance, fake, domain, event, reply):
+	port = H.free_port_base() + 25		# nobody listens there
+	a = make_instance({"dns_servers": "127.0.0.1:%d" % fake.port,
+	    "dns_timeout": "1", "dns_retries": "0", "queue_scan_interval": "1",
+	    "queue_retry_schedule": "1h", "relay_mx_port": str(port)})
+	rcpt = "lee@" + domain
+	mk = H.marker()
+	submit(a, [rcpt], H.simple_message(mk, sender=SENDER, to=rcpt))
+	assert wait_for(lambda: re.search(r"event=%s to=<%s> peer=\S+ tls=no "
+	    r"reply=\"%s" % (event, re.escape(rcpt), reply), a.log()), 15), \
+	    a.log_tail()
+	if event == "bounced":
+		assert wait_for(lambda: bounces(a, SENDER, mk), 10)
+	else:
+		assert bounces(a, SENDER, mk) == []
+	if domain == "mixed.example":
+		assert "event=null-mx-ignored domain=mixed.example" in a.log()
