@@ -702,34 +702,57 @@ runner_backlog_add(struct runner *r, const char *id, const char *domain)
 }
 
 /*
- * Loads id and, when recipients are due, starts a delivery for the first
- * of their domains that the limits allow. Returns 1 when every connection
- * slot is taken (stop looking), else 0. *waiting is set when the message
- * is due but over a limit.
+ * A way to send to dom now: an idle connection to it (*rc; only the rate
+ * applies), else a new connection slot (*dest; an idle connection of
+ * another domain is closed when every slot is taken).
  */
-static int
-runner_try(struct runner *r, const char *id, bool *waiting,
-    char *wait_domain, size_t wdsz)
+static enum relay_limit_rc
+runner_claim(struct runner *r, const char *dom, struct relay_dest **dest,
+    struct rconn **rc)
+{
+	enum relay_limit_rc lrc;
+
+	*dest = NULL;
+	if ((*rc = runner_idle_take(r, dom)) != NULL) {
+		if (relay_limit_take_token(r->limits, (*rc)->dest,
+		    runner_now()) == 0)
+			return RELAY_LIMIT_OK;
+		(*rc)->next = r->idle;
+		r->idle = *rc;
+		*rc = NULL;
+		return RELAY_LIMIT_DOMAIN;
+	}
+	lrc = relay_limit_acquire(r->limits, dom, runner_now(), dest);
+	if (lrc == RELAY_LIMIT_TOTAL && runner_idle_close_oldest(r))
+		lrc = relay_limit_acquire(r->limits, dom, runner_now(), dest);
+	return lrc;
+}
+
+/*
+ * Loads id and, when recipients are due, starts a delivery for the first
+ * of their domains that the limits allow. Returns true when the message
+ * is due but waits for a limit, with the domain it waits for in
+ * wait_domain.
+ */
+static bool
+runner_try(struct runner *r, const char *id, char *wait_domain, size_t wdsz)
 {
 	struct queue_envelope env;
 	const char *err = NULL;
 	uint64_t now = (uint64_t)time(NULL);
-	bool pending = false;
-	int stop = 0;
+	bool pending = false, waiting = false;
 
-	*waiting = false;
 	if (store_queue_envelope_load(r->store, id, &env, &err) == -1) {
 		log_warn("relay qid=%s event=envelope-unreadable error=\"%s\"",
 		    id, err);
-		return 0;
+		return false;
 	}
 	runner_delay_notice(r, &env, now);
-	for (size_t i = 0; i < env.n_rcpt && !stop; i++) {
+	for (size_t i = 0; i < env.n_rcpt; i++) {
 		const struct queue_rcpt *q = &env.rcpt[i];
 		const char *dom = rcpt_domain(q->addr);
-		struct relay_dest *dest = NULL;
+		struct relay_dest *dest;
 		struct rconn *rc;
-		enum relay_limit_rc lrc;
 		bool tried = false;
 
 		if (q->state != QUEUE_RCPT_PENDING)
@@ -737,53 +760,27 @@ runner_try(struct runner *r, const char *id, bool *waiting,
 		pending = true;
 		if (q->next_try > now)
 			continue;
+		/* A domain refused for an earlier recipient is refused now. */
 		for (size_t k = 0; k < i && !tried; k++)
 			tried = env.rcpt[k].state == QUEUE_RCPT_PENDING &&
 			    env.rcpt[k].next_try <= now &&
 			    strcasecmp(rcpt_domain(env.rcpt[k].addr), dom) == 0;
 		if (tried)
 			continue;
-		if ((rc = runner_idle_take(r, dom)) != NULL) {
-			/* Open already: only the rate applies. */
-			if (relay_limit_take_token(r->limits, rc->dest,
-			    runner_now()) == 0) {
-				runner_start(r, &env, NULL, rc);
-				*waiting = false;
-				store_queue_envelope_cleanup(&env);
-				return 0;
-			}
-			rc->next = r->idle;
-			r->idle = rc;
-			lrc = RELAY_LIMIT_DOMAIN;
-		} else {
-			lrc = relay_limit_acquire(r->limits, dom, runner_now(),
-			    &dest);
-			/* Idle connections elsewhere give way to waiting work. */
-			if (lrc == RELAY_LIMIT_TOTAL && runner_idle_close_oldest(r))
-				lrc = relay_limit_acquire(r->limits, dom,
-				    runner_now(), &dest);
-		}
-		switch (lrc) {
-		case RELAY_LIMIT_OK:
-			runner_start(r, &env, dest, NULL);
-			*waiting = false;
+		if (runner_claim(r, dom, &dest, &rc) == RELAY_LIMIT_OK) {
+			runner_start(r, &env, dest, rc);
 			store_queue_envelope_cleanup(&env);
-			return 0;
-		case RELAY_LIMIT_TOTAL:
-			stop = 1;
-			/* FALLTHROUGH */
-		case RELAY_LIMIT_DOMAIN:
-			if (!*waiting)
-				(void)snprintf(wait_domain, wdsz, "%s", dom);
-			*waiting = true;
-			break;
+			return false;
 		}
+		if (!waiting)
+			(void)snprintf(wait_domain, wdsz, "%s", dom);
+		waiting = true;
 	}
 	/* Finished but not removed (a crash between save and remove). */
 	if (!pending && store_queue_remove(r->store, id, &err) == 0)
 		log_info("relay qid=%s event=done", id);
 	store_queue_envelope_cleanup(&env);
-	return stop;
+	return waiting;
 }
 
 static int
@@ -791,8 +788,6 @@ runner_scan_one(const char *id, void *arg)
 {
 	struct runner *r = arg;
 	char domain[256];
-	bool waiting;
-	int stop;
 
 	if (runner_is_active(r, id))
 		return 0;
@@ -802,10 +797,8 @@ runner_scan_one(const char *id, void *arg)
 		runner_backlog_add(r, id, "");
 		return 0;
 	}
-	stop = runner_try(r, id, &waiting, domain, sizeof(domain));
-	if (waiting)
+	if (runner_try(r, id, domain, sizeof(domain)))
 		runner_backlog_add(r, id, domain);
-	(void)stop;
 	return 0;
 }
 
@@ -837,14 +830,11 @@ runner_backlog_serve(struct runner *r)
 	for (size_t i = 0; i < r->n_backlog; i++) {
 		struct backlog_item *b = &r->backlog[i];
 		char domain[256];
-		bool waiting = false;
 
 		if (runner_may_start(r, b->domain) &&
 		    !runner_is_active(r, b->id)) {
 			b->used = true;
-			(void)runner_try(r, b->id, &waiting, domain,
-			    sizeof(domain));
-			if (waiting) {
+			if (runner_try(r, b->id, domain, sizeof(domain))) {
 				b->used = false;
 				(void)snprintf(b->domain, sizeof(b->domain),
 				    "%s", domain);
