@@ -1,7 +1,10 @@
 /*
  * Unit tests for daemon/route: MX ordering (RFC 5321 5.1): ascending
  * preference, equal preferences shuffled by the random source, every
- * order of an equal run reachable, nothing lost or duplicated.
+ * order of an equal run reachable, nothing lost or duplicated; and whole
+ * look-ups through c-ares against a tiny loopback responder that serves
+ * a table of records: hop order (preference, then IPv6 before IPv4),
+ * implicit MX, null MX, NXDOMAIN, SERVFAIL, cancellation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,10 +12,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "daemon/route.h"
+#include "dns/resolver.h"
 
 /* A deterministic "random" source: returns the values of a script. */
 struct script {
@@ -119,12 +129,281 @@ test_route_mx_order_every_permutation(void **state)
 	assert_int_equal(n_seen, 6);
 }
 
+/* --- whole look-ups against a loopback responder --- */
+
+#define T_A	1
+#define T_MX	15
+#define T_AAAA	28
+
+/* rcode 3 = NXDOMAIN, 2 = SERVFAIL; a name with no row for the type
+ * but some row at all is NODATA; an unknown name is NXDOMAIN. */
+static const struct zone_rr {
+	const char	*name;
+	unsigned	 type;
+	const char	*value;		/* address, or "pref host" for MX */
+	unsigned	 rcode;
+} zone[] = {
+	{ "two.test", T_MX, "20 mx1.two.test", 0 },
+	{ "two.test", T_MX, "10 mx2.two.test", 0 },
+	{ "mx1.two.test", T_A, "192.0.2.1", 0 },
+	{ "mx2.two.test", T_A, "192.0.2.2", 0 },
+	{ "mx2.two.test", T_AAAA, "2001:db8::2", 0 },
+	{ "plain.test", T_A, "192.0.2.9", 0 },
+	{ "null.test", T_MX, "0 .", 0 },
+	{ "broken.test", 0, NULL, 2 },
+	{ "halfdown.test", T_MX, "10 broken.test", 0 },
+	{ "halfdown.test", T_MX, "20 mx1.two.test", 0 },
+};
+
+static size_t
+put_name(unsigned char *p, const char *name)
+{
+	size_t o = 0;
+
+	while (*name != '\0') {
+		const char *dot = strchr(name, '.');
+		size_t n = dot != NULL ? (size_t)(dot - name) : strlen(name);
+
+		p[o++] = (unsigned char)n;
+		memcpy(p + o, name, n);
+		o += n;
+		name += n + (dot != NULL ? 1 : 0);
+	}
+	p[o++] = 0;
+	return o;
+}
+
+static size_t
+put_answer(unsigned char *p, const struct zone_rr *z)
+{
+	unsigned char rd[300];
+	size_t rdlen = 0;
+
+	if (z->type == T_A) {
+		inet_pton(AF_INET, z->value, rd);
+		rdlen = 4;
+	} else if (z->type == T_AAAA) {
+		inet_pton(AF_INET6, z->value, rd);
+		rdlen = 16;
+	} else {
+		unsigned pref = 0;
+		const char *sp = strchr(z->value, ' ');
+
+		for (const char *c = z->value; c < sp; c++)
+			pref = pref * 10 + (unsigned)(*c - '0');
+		rd[0] = (unsigned char)(pref >> 8);
+		rd[1] = (unsigned char)pref;
+		rdlen = 2 + (strcmp(sp + 1, ".") == 0 ? put_name(rd + 2, "") :
+		    put_name(rd + 2, sp + 1));
+	}
+	p[0] = 0xc0;		/* name: pointer to the question */
+	p[1] = 12;
+	p[2] = 0;
+	p[3] = (unsigned char)z->type;
+	p[4] = 0;
+	p[5] = 1;
+	memset(p + 6, 0, 3);
+	p[9] = 60;
+	p[10] = (unsigned char)(rdlen >> 8);
+	p[11] = (unsigned char)rdlen;
+	memcpy(p + 12, rd, rdlen);
+	return 12 + rdlen;
+}
+
+static void
+zone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	unsigned char q[512], a[2048];
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
+	ssize_t n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+	    &fromlen);
+	char name[256];
+	size_t qend = 12, nl = 0, o;
+	unsigned qtype, ancount = 0, rcode = 3;
+
+	(void)what;
+	(void)arg;
+	if (n < 17)
+		return;
+	while (qend < (size_t)n && q[qend] != 0) {
+		size_t len = q[qend];
+
+		if (nl + len + 2 > sizeof(name) || qend + len + 1 > (size_t)n)
+			return;
+		if (nl > 0)
+			name[nl++] = '.';
+		memcpy(name + nl, q + qend + 1, len);
+		nl += len;
+		qend += len + 1;
+	}
+	name[nl] = '\0';
+	qend += 5;
+	qtype = (unsigned)(q[qend - 4] << 8 | q[qend - 3]);
+	memcpy(a, q, qend);
+	o = qend;
+	for (size_t i = 0; i < sizeof(zone) / sizeof(zone[0]); i++) {
+		if (strcmp(zone[i].name, name) != 0)
+			continue;
+		if (zone[i].rcode != 0) {
+			rcode = zone[i].rcode;
+			break;
+		}
+		rcode = 0;
+		if (zone[i].type == qtype) {
+			o += put_answer(a + o, &zone[i]);
+			ancount++;
+		}
+	}
+	a[2] = 0x84 | (q[2] & 1);
+	a[3] = (unsigned char)rcode;
+	a[6] = 0;
+	a[7] = (unsigned char)ancount;
+	sendto(fd, a, o, 0, (struct sockaddr *)&from, fromlen);
+}
+
+struct lfix {
+	struct event_base	*base;
+	int			 fd;
+	struct event		*ev;
+	struct resolver		*res;
+	int			 calls;
+	enum route_status	 status;
+	char			 reply[256];
+	char			 hops[512];	/* texts, "," separated */
+};
+
+static int
+lsetup(void **state)
+{
+	static struct lfix f;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	const char *err = NULL;
+	char servers[64];
+
+	memset(&f, 0, sizeof(f));
+	f.base = event_base_new();
+	f.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(f.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    getsockname(f.fd, (struct sockaddr *)&sin, &len) == -1)
+		return -1;
+	f.ev = event_new(f.base, f.fd, EV_READ | EV_PERSIST, zone_cb, NULL);
+	event_add(f.ev, NULL);
+	snprintf(servers, sizeof(servers), "127.0.0.1:%u",
+	    (unsigned)ntohs(sin.sin_port));
+	if ((f.res = resolver_new_servers(f.base, servers, 500, 0, &err)) ==
+	    NULL)
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int
+lteardown(void **state)
+{
+	struct lfix *f = *state;
+
+	resolver_free(&f->res);
+	event_free(f->ev);
+	close(f->fd);
+	event_base_free(f->base);
+	return 0;
+}
+
+static void
+lookup_cb(void *arg, const struct route_result *r)
+{
+	struct lfix *f = arg;
+	size_t o = 0;
+
+	f->calls++;
+	f->status = r->status;
+	snprintf(f->reply, sizeof(f->reply), "%s", r->reply != NULL ?
+	    r->reply : "");
+	f->hops[0] = '\0';
+	for (size_t i = 0; i < r->n_hop; i++) {
+		int w = snprintf(f->hops + o, sizeof(f->hops) - o, "%s%s",
+		    i > 0 ? "," : "", r->hop[i].text);
+
+		assert_true(w > 0 && (size_t)w < sizeof(f->hops) - o);
+		o += (size_t)w;
+	}
+	event_base_loopbreak(f->base);
+}
+
+static const struct {
+	const char		*domain;
+	enum route_status	 status;
+	const char		*want;	/* hops, or the start of the reply */
+} lookup_cases[] = {
+	{ "two.test", ROUTE_OK, "mx2.two.test[2001:db8::2]:2525,"
+	    "mx2.two.test[192.0.2.2]:2525,mx1.two.test[192.0.2.1]:2525" },
+	{ "plain.test", ROUTE_OK, "plain.test[192.0.2.9]:2525" },
+	{ "null.test", ROUTE_PERMFAIL, "556 5.1.10 domain null.test accepts "
+	    "no mail" },
+	{ "nosuch.test", ROUTE_PERMFAIL, "550 5.1.2 domain nosuch.test does "
+	    "not exist" },
+	{ "broken.test", ROUTE_TEMPFAIL, "451 4.4.3 MX look-up for "
+	    "broken.test failed" },
+	/* one MX host fails to resolve: the other is still used */
+	{ "halfdown.test", ROUTE_OK, "mx1.two.test[192.0.2.1]:2525" },
+};
+
+static void
+test_route_lookup_table(void **state)
+{
+	struct lfix *f = *state;
+
+	for (size_t i = 0; i < sizeof(lookup_cases) / sizeof(lookup_cases[0]);
+	    i++) {
+		f->calls = 0;
+		(void)route_lookup_start(f->res, lookup_cases[i].domain, 2525,
+		    lookup_cb, f);
+		event_base_dispatch(f->base);
+		assert_int_equal(f->calls, 1);
+		if (f->status != lookup_cases[i].status)
+			fail_msg("%s: status %d", lookup_cases[i].domain,
+			    (int)f->status);
+		if (f->status == ROUTE_OK ? strcmp(f->hops,
+		    lookup_cases[i].want) != 0 : strncmp(f->reply,
+		    lookup_cases[i].want, strlen(lookup_cases[i].want)) != 0)
+			fail_msg("%s: got \"%s\" / \"%s\"",
+			    lookup_cases[i].domain, f->hops, f->reply);
+	}
+}
+
+/* A cancelled lookup never calls back (and leaks nothing under ASan). */
+static void
+test_route_lookup_cancel(void **state)
+{
+	struct lfix *f = *state;
+	struct route_lookup *l;
+	struct timeval tv = { 0, 300000 };
+
+	f->calls = 0;
+	l = route_lookup_start(f->res, "two.test", 25, lookup_cb, f);
+	route_lookup_cancel(&l);
+	assert_null(l);
+	route_lookup_cancel(&l);	/* NULL is fine */
+	event_base_loopexit(f->base, &tv);
+	event_base_dispatch(f->base);
+	assert_int_equal(f->calls, 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_mx_order_table),
 		cmocka_unit_test(test_route_mx_order_every_permutation),
+		cmocka_unit_test_setup_teardown(test_route_lookup_table,
+		    lsetup, lteardown),
+		cmocka_unit_test_setup_teardown(test_route_lookup_cancel,
+		    lsetup, lteardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
