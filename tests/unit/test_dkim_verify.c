@@ -149,6 +149,17 @@ test_dkim_verify_rfc8463_example(void **state)
 		assert_string_equal(r->b_prefix, "/gCrinpcQOoIfuHN");
 		assert_int_equal(r->alg, DKIM_ALG_ED25519_SHA256);
 		assert_false(r->is_weak);
+		if (k == 0) {
+			struct buf ar;
+
+			buf_init(&ar, 1024);
+			assert_int_equal(dkim_result_authres(r, &ar), 0);
+			assert_string_equal(ar.data, "dkim=pass (signature "
+			    "verified) header.d=football.example.com "
+			    "header.s=brisbane header.a=ed25519-sha256 "
+			    "header.b=\"/gCrinpcQOoIfuHN\"");
+			buf_cleanup(&ar);
+		}
 		r = dkim_verify_result(v, 1);
 		assert_int_equal(r->key_bits, 1024);
 		assert_int_equal(r->alg, DKIM_ALG_RSA_SHA256);
@@ -295,7 +306,7 @@ static const struct keyres_case keyres_cases[] = {
 	    DKIM_PERMERROR, "hash not allowed by key h=", NULL },
 	{ "v=DKIM1; k=ed25519; s=tlsrpt; "
 	    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", 0,
-	    DKIM_PERMERROR, "key not for email (s=)", NULL },
+	    DKIM_PERMERROR, "key not for email, s=", NULL },
 	{ "v=DKIM1; k=ed25519; p=AAAA", 0, DKIM_PERMERROR, "bad key p=",
 	    NULL },
 	{ "v=DKIM2; p=AAAA", 0, DKIM_PERMERROR, "bad v=", NULL },
