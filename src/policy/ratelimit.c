@@ -1,8 +1,10 @@
 /*
  * Token buckets in a flat array; see ratelimit.h. A linear scan of 1024
  * slots per event is cheap next to an SMTP transaction and keeps the
- * code obviously bounded. Levels are kept in millitokens so a refill of
- * rate/3600 per second needs no floating point.
+ * code obviously bounded. Levels are kept in units of 1/3600 token, so
+ * the refill of rate/3600 tokens per second is exactly rate units per
+ * second: integer arithmetic with no rounding loss however often the
+ * bucket is touched.
  */
 #include "policy/ratelimit.h"
 
@@ -15,7 +17,7 @@
 
 struct rl_slot {
 	char		key[RATELIMIT_KEY_MAX + 1];	/* "" = free */
-	uint64_t	level;		/* millitokens */
+	uint64_t	level;		/* 1/3600 tokens */
 	time_t		last;
 };
 
@@ -68,7 +70,7 @@ rl_find(struct ratelimit *rl, const char *key, time_t now)
 	if (free_slot == NULL)
 		free_slot = oldest;
 	(void)snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
-	free_slot->level = (uint64_t)rl->rate * 1000;
+	free_slot->level = (uint64_t)rl->rate * 3600;
 	free_slot->last = now;
 	return free_slot;
 }
@@ -78,28 +80,22 @@ ratelimit_take(struct ratelimit *rl, const char *key, time_t now)
 {
 	char k[RATELIMIT_KEY_MAX + 1];
 	struct rl_slot *sl;
-	uint64_t full = (uint64_t)rl->rate * 1000;
+	uint64_t full = (uint64_t)rl->rate * 3600;
 
 	/* Truncation is intended: a key only needs to tell senders apart. */
 	(void)snprintf(k, sizeof(k), "%s", key[0] != '\0' ? key : "<>");
 	sl = rl_find(rl, k, now);
 	if (now > sl->last) {
-		/* rate tokens per 3600 s = rate * 1000 / 3600 millitokens/s */
-		uint64_t add = (uint64_t)(now - sl->last) * rl->rate * 1000 /
-		    3600;
+		uint64_t add = (uint64_t)(now - sl->last) * rl->rate;
 
-		/* Time too short to earn a millitoken is kept, not lost. */
-		if (add > 0) {
-			sl->level = sl->level + add > full ? full :
-			    sl->level + add;
-			sl->last = now;
-		}
+		sl->level = sl->level + add > full ? full : sl->level + add;
+		sl->last = now;
 	} else if (now < sl->last)
 		sl->last = now;		/* clock stepped back */
 	if (sl->level > full)
 		sl->level = full;
-	if (sl->level < 1000)
+	if (sl->level < 3600)
 		return false;
-	sl->level -= 1000;
+	sl->level -= 3600;
 	return true;
 }
