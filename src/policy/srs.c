@@ -245,3 +245,17 @@ srs_reverse(const unsigned char *key, size_t keylen, time_t now,
 		return reverse_srs1(key, keylen, l + 5, out, outsz);
 	return SRS_NOT_SRS;
 }
+
+enum srs_result
+srs_reverse_address(const unsigned char *key, size_t keylen, time_t now,
+    const char *addr, char *out, size_t outsz)
+{
+	const char *at = strrchr(addr, '@');
+	char local[ADDR_LOCAL_MAX + 1];
+
+	if (at == NULL || (size_t)(at - addr) >= sizeof(local))
+		return srs_is_srs(addr) ? SRS_MALFORMED : SRS_NOT_SRS;
+	memcpy(local, addr, (size_t)(at - addr));
+	local[at - addr] = '\0';
+	return srs_reverse(key, keylen, now, local, out, outsz);
+}

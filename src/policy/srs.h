@@ -59,6 +59,14 @@ enum srs_result	srs_forward(const unsigned char *key, size_t keylen,
 enum srs_result	srs_reverse(const unsigned char *key, size_t keylen,
 		    time_t now, const char *local_part, char *out,
 		    size_t outsz);
+/*
+ * srs_reverse() for a whole address "local@domain" (the domain is not
+ * checked: the caller knows it is ours). Same results.
+ */
+enum srs_result	srs_reverse_address(const unsigned char *key, size_t keylen,
+		    time_t now, const char *addr, char *out, size_t outsz);
+/* HMAC label of the SRS key derived from the instance secret. */
+#define SRS_KEY_LABEL	"sealpost srs v1"
 /* True when the local part starts with "SRS0=" or "SRS1=" (any case). */
 int	srs_is_srs(const char *local_part);
 

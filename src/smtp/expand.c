@@ -146,20 +146,14 @@ smtp_srs_rcpt(struct smtp_session *s, const char *addr, char *out,
     size_t outsz)
 {
 	unsigned char key[USERDB_SECRET_LEN];
-	char local[ADDR_LOCAL_MAX + 1];
-	const char *at = strrchr(addr, '@');
-	enum srs_result rc = SRS_MALFORMED;
+	enum srs_result rc;
 	static const char *const why[] = { "ok", "not SRS", "malformed",
 	    "bad hash", "expired", "too long" };
 
-	if (at != NULL && (size_t)(at - addr) < sizeof(local)) {
-		memcpy(local, addr, (size_t)(at - addr));
-		local[at - addr] = '\0';
-		userdb_derive_key(s->svc->users, SMTP_SRS_KEY_LABEL, key);
-		rc = srs_reverse(key, sizeof(key), time(NULL), local, out,
-		    outsz);
-		explicit_bzero(key, sizeof(key));
-	}
+	userdb_derive_key(s->svc->users, SRS_KEY_LABEL, key);
+	rc = srs_reverse_address(key, sizeof(key), time(NULL), addr, out,
+	    outsz);
+	explicit_bzero(key, sizeof(key));
 	if (rc == SRS_OK) {
 		str_lower(out);
 		smtp_log(s, "event=srs-reversed rcpt=<%s> to=<%s>", addr, out);
@@ -359,7 +353,7 @@ copy_sender(struct smtp_session *s, struct smtp_copy *c, size_t n_remote)
 	if (at == NULL || config_is_local_domain(s->svc->cfg, at + 1) ||
 	    !s->svc->cfg->srs || n_remote == 0)
 		return;
-	userdb_derive_key(s->svc->users, SMTP_SRS_KEY_LABEL, key);
+	userdb_derive_key(s->svc->users, SRS_KEY_LABEL, key);
 	rc = srs_forward(key, sizeof(key), time(NULL), t->sender_text,
 	    userdb_addr_domain(c->alias), c->sender, sizeof(c->sender));
 	explicit_bzero(key, sizeof(key));

@@ -34,8 +34,6 @@
 
 /* Aliases (copies) one transaction may address; more get 452 4.5.3. */
 #define SMTP_COPIES_MAX		16
-/* HMAC label of the SRS key derived from the instance secret. */
-#define SMTP_SRS_KEY_LABEL	"sealpost srs v1"
 
 struct smtp_copies;
 
