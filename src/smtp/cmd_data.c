@@ -215,7 +215,9 @@ commit_work(void *arg)
 		.remote = (const char *const *)t->remote.v,
 	};
 
-	job->rc = store_spool_commit(t->spool, &d, &err);
+	/* A list's automatic mail may leave no one here (expand.h). */
+	if (d.n_local + d.n_remote > 0)
+		job->rc = store_spool_commit(t->spool, &d, &err);
 	if (job->rc == 0)
 		job->rc = smtp_copies_commit(t, &err);
 	if (job->rc == -1)

@@ -28,6 +28,8 @@ def loop_inst(module_factory):
 	i.cli("alias", "add", "news@example.test", BOB, "far2@example.org")
 	i.cli("alias", "add", "owner-news@example.test", ALICE)
 	i.cli("alias", "add", "outer@example.test", "list@example.test")
+	i.cli("alias", "add", "far-list@example.test", "far3@example.org")
+	i.cli("alias", "add", "owner-far-list@example.test", ALICE)
 	i.start()
 	return i
 
@@ -128,6 +130,18 @@ def test_smtp_loop_automatic_mail_not_forwarded_by_lists(loop_inst, sender,
 	    p.read_bytes()] == []
 	assert re.search(r"event=list-not-forwarded alias=<news@example.test> "
 	    r"reason=%s remote=1" % reason, loop_inst.log())
+
+
+def test_smtp_loop_bounce_to_remote_only_list_is_dropped(loop_inst):
+	"""Nobody left to deliver to: accepted (the sender must not retry or
+	bounce it back), stored nowhere, logged."""
+	mk = H.marker()
+	r = send(loop_inst, ["far-list@example.test"], H.simple_message(mk),
+	    sender="")
+	assert r.code == 250, r
+	assert loop_inst.find_anywhere(mk) == []
+	assert re.search(r"event=list-not-forwarded alias=<far-list@example.test> "
+	    r"reason=bounce remote=1", loop_inst.log())
 
 
 def test_smtp_loop_list_copy_uses_owner_sender(loop_inst):
