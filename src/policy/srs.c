@@ -111,9 +111,14 @@ srs_forward(const unsigned char *key, size_t keylen, time_t now,
 	char scheme;
 	int n;
 
-	if (at == NULL || at == sender || at[1] == '\0')
+	/* '=' separates the fields: a domain holding one could not be
+	 * parsed back (no real domain does). */
+	if (at == NULL || at == sender || at[1] == '\0' ||
+	    strchr(at + 1, '=') != NULL)
 		return SRS_MALFORMED;
 	if (strncasecmp(sender, "SRS0=", 5) == 0) {
+		if (at - sender == 5)
+			return SRS_MALFORMED;
 		/* Someone else's SRS0: SRS1 keeps their part verbatim. */
 		scheme = '1';
 		n = snprintf(text, sizeof(text), "%s==%.*s", at + 1,
@@ -127,7 +132,8 @@ srs_forward(const unsigned char *key, size_t keylen, time_t now,
 		scheme = '1';
 		n = snprintf(text, sizeof(text), "%.*s", (int)(at - p - 1),
 		    p + 1);
-		if (strstr(text, "==") == NULL)
+		p = strstr(text, "==");
+		if (p == NULL || p == text || p[2] == '\0')
 			return SRS_MALFORMED;
 	} else {
 		unsigned d = srs_day(now);
