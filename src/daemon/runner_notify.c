@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "daemon/runner.h"
+#include "policy/srs.h"
 
 /* Original header section copied into a notification. */
 #define RUNNER_BOUNCE_HEADERS	(64 * 1024)
@@ -84,6 +85,27 @@ runner_headers(struct runner *r, const char *id, char *headers, size_t sz,
 	}
 }
 
+/*
+ * A forwarded copy left with our SRS address as sender: its notices go
+ * straight to the address inside (docs/outbound.md), not to ourselves.
+ */
+static void
+runner_srs_unwrap(const struct runner *r, char *to, size_t tosz)
+{
+	const char *at = strrchr(to, '@');
+	unsigned char key[USERDB_SECRET_LEN];
+	char orig[QUEUE_ENV_MAX_ADDR + 16];
+
+	if (r->users == NULL || at == NULL || !srs_is_srs(to) ||
+	    !config_is_local_domain(r->cfg, at + 1))
+		return;
+	userdb_derive_key(r->users, SRS_KEY_LABEL, key);
+	if (srs_reverse_address(key, sizeof(key), time(NULL), to, orig,
+	    sizeof(orig)) == SRS_OK)
+		(void)snprintf(to, tosz, "%s", orig);
+	explicit_bzero(key, sizeof(key));
+}
+
 static void
 postmaster(const struct config *cfg, char *to, size_t tosz)
 {
@@ -114,6 +136,7 @@ runner_bounce(struct runner *r, const struct queue_envelope *env,
 		postmaster(cfg, to, sizeof(to));
 	else
 		(void)snprintf(to, sizeof(to), "%s", env->sender);
+	runner_srs_unwrap(r, to, sizeof(to));
 	b.to = to;
 	if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1) {
 		log_error("relay qid=%s event=bounce-failed to=<%s> "
@@ -143,12 +166,12 @@ runner_delay_notice(struct runner *r, struct queue_envelope *env,
 	const struct config *cfg = r->cfg;
 	struct bounce_rcpt *br;
 	char (*status)[16];
-	char *headers;
+	char *headers, to[QUEUE_ENV_MAX_ADDR + 16];
 	const char *err = NULL;
 	size_t n = 0;
 	struct bounce_info b = {
 		.reporting_mta = cfg->hostname, .qid = env->id,
-		.arrival = env->arrival, .now = (time_t)now, .to = env->sender,
+		.arrival = env->arrival, .now = (time_t)now,
 		.is_delay = true,
 		.retry_until = env->arrival + cfg->queue_max_lifetime,
 	};
@@ -184,6 +207,9 @@ runner_delay_notice(struct runner *r, struct queue_envelope *env,
 		goto out;
 	}
 	runner_users(r);
+	(void)snprintf(to, sizeof(to), "%s", env->sender);
+	runner_srs_unwrap(r, to, sizeof(to));
+	b.to = to;
 	headers = xmalloc(RUNNER_BOUNCE_HEADERS);
 	runner_headers(r, env->id, headers, RUNNER_BOUNCE_HEADERS,
 	    &b.headers_len);
@@ -192,10 +218,10 @@ runner_delay_notice(struct runner *r, struct queue_envelope *env,
 	b.rcpt = br;
 	if (bounce_send(cfg, r->store, r->users, &b, 0, &err) == -1)
 		log_error("relay qid=%s event=delay-notice-failed to=<%s> "
-		    "error=\"%s\"", env->id, env->sender, err);
+		    "error=\"%s\"", env->id, to, err);
 	else
 		log_info("relay qid=%s event=delay-notice-sent to=<%s> rcpts=%zu",
-		    env->id, env->sender, n);
+		    env->id, to, n);
 	free(headers);
 out:
 	free(status);
