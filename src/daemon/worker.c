@@ -20,6 +20,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "auth/credcache.h"
 #include "auth/userdb.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -224,6 +225,9 @@ worker_open_modules(struct worker *w)
 	w->svc.users = userdb_open(cfg->data_dir, &err);
 	if (w->svc.users == NULL)
 		fatal("accounts in %s: %s", cfg->data_dir, err);
+	/* Each worker its own cache (docs/performance.md): no shared memory. */
+	userdb_set_credcache(w->svc.users,
+	    credcache_new(cfg->auth_cache_ttl, 0));
 	w->svc.store = store_open(cfg->data_dir, cfg->hostname, &err);
 	if (w->svc.store == NULL)
 		fatal("store in %s: %s", cfg->data_dir, err);
