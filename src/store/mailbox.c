@@ -99,6 +99,24 @@ name_size(const char *base, uint64_t *out)
 	return 0;
 }
 
+/* MAILDIR_RAW_FLAG right after the ",S=<digits>" name_size() read. */
+static bool
+name_raw(const char *base)
+{
+	const char *p = base, *hit = NULL;
+
+	while ((p = strstr(p, ",S=")) != NULL) {
+		hit = p + 3;
+		p += 3;
+	}
+	if (hit == NULL)
+		return false;
+	hit += strspn(hit, "0123456789");
+	return strncmp(hit, MAILDIR_RAW_FLAG, strlen(MAILDIR_RAW_FLAG)) == 0 &&
+	    (hit[strlen(MAILDIR_RAW_FLAG)] == '\0' ||
+	    hit[strlen(MAILDIR_RAW_FLAG)] == ',');
+}
+
 /*
  * Served size: every bare LF becomes CRLF on the wire (RFC 1939 section
  * 11 wants exact octet counts). Our own deliveries are CRLF and carry
@@ -128,6 +146,8 @@ msg_measure(int fd, off_t fsize, const char *base, struct mb_msg *m)
 		    lf > peek && lf[-1] == '\r' &&
 		    pread(fd, &last, 1, fsize - 1) == 1 && last == '\n') {
 			m->info.size = s;
+			/* Only our own deliveries carry the flag. */
+			m->info.raw = name_raw(base);
 			return 0;
 		}
 	}

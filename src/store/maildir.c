@@ -230,8 +230,43 @@ maildir_hostname_escape(const char *host)
 	return out;
 }
 
+void
+maildir_scan_update(struct maildir_scan *sc, const void *data, size_t len)
+{
+	const char *p = data, *end = p + len, *lf;
+
+	if (sc->dirty || len == 0)
+		return;
+	while (p < end) {
+		/* RFC 1939 section 3: a line starting with '.' is stuffed. */
+		if (!sc->mid_line && *p == '.') {
+			sc->dirty = true;
+			return;
+		}
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			sc->mid_line = true;
+			sc->prev_cr = end[-1] == '\r';
+			return;
+		}
+		/* A bare LF is served as CRLF. */
+		if (lf > p ? lf[-1] != '\r' : !sc->prev_cr) {
+			sc->dirty = true;
+			return;
+		}
+		sc->mid_line = false;
+		sc->prev_cr = false;
+		p = lf + 1;
+	}
+}
+
+bool
+maildir_scan_raw(const struct maildir_scan *sc, uint64_t size)
+{
+	return size > 0 && !sc->dirty && !sc->mid_line;
+}
+
 int
-maildir_name_new(const struct store *st, uint64_t size, char *out,
+maildir_name_new(const struct store *st, uint64_t size, bool raw, char *out,
     size_t outsz)
 {
 	struct timeval tv;
@@ -242,10 +277,10 @@ maildir_name_new(const struct store *st, uint64_t size, char *out,
 	gettimeofday(&tv, NULL);
 	store_random(&rnd, sizeof(rnd));
 	seq = atomic_fetch_add(&maildir_seq, 1);
-	n = snprintf(out, outsz, "%lld.M%06ldP%ldQ%lluR%08x.%s,S=%llu",
+	n = snprintf(out, outsz, "%lld.M%06ldP%ldQ%lluR%08x.%s,S=%llu%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    (unsigned long long)seq, (unsigned)rnd, st->hostname,
-	    (unsigned long long)size);
+	    (unsigned long long)size, raw ? MAILDIR_RAW_FLAG : "");
 	if (n < 0 || (size_t)n >= outsz || (size_t)n > STORE_NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;

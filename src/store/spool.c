@@ -34,6 +34,7 @@ struct store_spool {
 	char		*buf;
 	size_t		 buflen;
 	uint64_t	 size;
+	struct maildir_scan	 scan;	/* servable as stored? (maildir.c) */
 	bool		 failed;	/* a write failed: never commit */
 	bool		 committed;
 	char		 err[STORE_ERR_MAX];
@@ -195,6 +196,7 @@ store_spool_write(struct store_spool *sp, const void *data, size_t len,
 	}
 	if (len == 0)
 		return 0;
+	maildir_scan_update(&sp->scan, data, len);
 	if (len <= STORE_SPOOL_BUFSZ - sp->buflen) {
 		memcpy(sp->buf + sp->buflen, data, len);
 		sp->buflen += len;
@@ -355,7 +357,8 @@ store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
 		sp->failed = true;
 		return -1;
 	}
-	if (maildir_name_new(st, sp->size, name, sizeof(name)) == -1) {
+	if (maildir_name_new(st, sp->size, maildir_scan_raw(&sp->scan,
+	    sp->size), name, sizeof(name)) == -1) {
 		store_err(sp->err, "maildir name: %s", strerror(errno));
 		return -1;
 	}

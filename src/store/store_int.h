@@ -53,9 +53,30 @@ void	store_random(void *buf, size_t n);
 
 /* Escapes a hostname for Maildir names; the result is the caller's. */
 char	*maildir_hostname_escape(const char *host);
-/* Builds a fresh Maildir unique name for a message of size bytes. */
-int	maildir_name_new(const struct store *, uint64_t size, char *out,
-	    size_t outsz);
+/*
+ * Whether a message can be served by POP3 exactly as stored (RETR with
+ * sendfile): CRLF line ends only, no line starting with '.', and a final
+ * CRLF. Learnt while the message streams into the spool, so it costs one
+ * memchr pass over bytes already in cache. Zero-initialised = empty
+ * message, nothing seen yet.
+ */
+struct maildir_scan {
+	bool	mid_line;	/* the last byte seen was not LF */
+	bool	prev_cr;	/* the last byte seen was CR */
+	bool	dirty;		/* needs conversion or dot-stuffing */
+};
+void	maildir_scan_update(struct maildir_scan *, const void *data,
+	    size_t len);
+/* True when everything seen so far (non-empty) needs no conversion. */
+bool	maildir_scan_raw(const struct maildir_scan *, uint64_t size);
+/* Added to the unique name of a message maildir_scan_raw() accepted. */
+#define MAILDIR_RAW_FLAG	",P=1"
+/*
+ * Builds a fresh Maildir unique name for a message of size bytes, with
+ * MAILDIR_RAW_FLAG after ",S=<size>" when raw.
+ */
+int	maildir_name_new(const struct store *, uint64_t size, bool raw,
+	    char *out, size_t outsz);
 /*
  * Opens (creating if create) the Maildir at rel ("<d>/<l>") under mail/.
  * Returns the fd, or -1 with errno (ENOENT when missing and !create).
