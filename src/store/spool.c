@@ -114,6 +114,7 @@ store_free(struct store **stp)
 		close(st->queue_fd);
 	if (st->mail_fd != -1)
 		close(st->mail_fd);
+	maildir_cache_free(st);
 	free(st->hostname);
 	free(st);
 	*stp = NULL;
@@ -320,7 +321,7 @@ targets_publish(struct store_spool *sp, struct target *t, size_t n,
 		if (t[i].state != TGT_NEW)
 			continue;
 		snprintf(to, sizeof(to), "%s/new", t[i].rel);
-		if (store_fsync_dirat(st->mail_fd, to) == -1) {
+		if (maildir_fsync_new(st, t[i].rel) == -1) {
 			store_err(sp->err, "fsync(mail/%s): %s", to,
 			    strerror(errno));
 			return -1;
@@ -379,6 +380,7 @@ store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
 	sp->committed = true;
 	return 0;
 fail:
+	maildir_cache_forget(st);
 	targets_rollback(st, t, d->n_local, name);
 	if (queued)
 		queue_unstage(st, sp->id);
