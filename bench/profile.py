@@ -138,9 +138,9 @@ def run_once(build, kind, args, scale):
 			nmsg = args[1]
 			kib = args[2] if len(args) > 2 else 100
 			smtp(lg, inst, nmsg, 1, kib, 1)
-			pop3_session(inst.pop3s, ctx, user, nmsg)	# warm-up
+			pop3_session(inst.ports["pop3s"], ctx, user, nmsg)	# warm-up
 		else:
-			pop3_session(inst.pop3s, ctx, user)
+			pop3_session(inst.ports["pop3s"], ctx, user)
 		t0 = time.monotonic()
 		ops = 0
 		if kind == "smtp":
@@ -149,11 +149,11 @@ def run_once(build, kind, args, scale):
 			ops = n * scale
 		elif kind == "pop3-retr":
 			for _ in range(args[0] * scale):
-				pop3_session(inst.pop3s, ctx, user, nmsg)
+				pop3_session(inst.ports["pop3s"], ctx, user, nmsg)
 			ops = args[0] * scale * nmsg
 		else:
 			for _ in range(args[0] * scale):
-				pop3_session(inst.pop3s, ctx, user)
+				pop3_session(inst.ports["pop3s"], ctx, user)
 			ops = args[0] * scale
 		wall = time.monotonic() - t0
 	finally:
