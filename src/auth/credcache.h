@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Default table size: entries, about 64 bytes each. */
+/* Default table size: entries of 48 bytes (about 200 KiB). */
 #define CREDCACHE_ENTRIES	4096
 
 struct credcache;
