@@ -4,7 +4,7 @@ callgrind: a fixed workload, so the figures do not depend on how busy the
 machine is (docs/performance.md, "Optimisations").
 
     /usr/bin/python3 bench/profile.py BUILD smtp N CONC [KIB]
-    /usr/bin/python3 bench/profile.py BUILD pop3-login N
+    /usr/bin/python3 bench/profile.py BUILD pop3-login N [MSGS]
     /usr/bin/python3 bench/profile.py BUILD pop3-retr SESSIONS MSGS [KIB]
 
 Starts the test suite's loopback dnsmasq and one sealpost instance with
@@ -140,6 +140,8 @@ def run_once(build, kind, args, scale):
 			smtp(lg, inst, nmsg, 1, kib, 1)
 			pop3_session(inst.ports["pop3s"], ctx, user, nmsg)	# warm-up
 		else:
+			if len(args) > 1:	# a maildrop of args[1] 4 KiB messages
+				smtp(lg, inst, args[1], 1, 4, 1)
 			pop3_session(inst.ports["pop3s"], ctx, user)
 		t0 = time.monotonic()
 		ops = 0
