@@ -3,7 +3,8 @@
  * repeated deliveries still land in new/, a Maildir removed after being
  * cached is created again, one replaced by a symlink is refused (the
  * cached fd of the old directory is not used), and the raw flag
- * (",P=1") appears in the names of clean messages only.
+ * (",P=1") appears in the names of clean messages only and is trusted
+ * by the maildrop listing only with a matching size.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -168,6 +169,42 @@ test_maildir_cache_raw_flag_in_names(void **state)
 	assert_int_equal(count(P(fx, nd), ",P=1"), 1);
 }
 
+static void
+test_maildir_cache_mailbox_lists_raw(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_mailbox *mb = NULL;
+	const struct store_msg_info *mi;
+	const char *err = NULL;
+	char path[300];
+	FILE *f;
+	bool seen_raw = false, seen_forged = false;
+
+	assert_int_equal(deliver(fx, "d@x.test", "a\r\nb\r\n"), 0);
+	/* A name claiming the flag with a wrong size is looked at. */
+	snprintf(path, sizeof(path), "%s/1.M1P1.other,S=999,P=1",
+	    P(fx, "mail/x.test/d/new"));
+	assert_non_null(f = fopen(path, "w"));
+	fputs("x\ny\n", f);
+	fclose(f);
+	assert_int_equal(store_mailbox_open(fx->st, "d@x.test", &mb, &err), 0);
+	assert_int_equal(store_mailbox_count(mb), 2);
+	for (size_t i = 0; i < 2; i++) {
+		mi = store_mailbox_msg(mb, i);
+		if (strstr(mi->uid, "other") != NULL) {
+			seen_forged = true;
+			assert_false(mi->raw);
+			assert_int_equal(mi->size, 6);	/* bare LFs counted */
+		} else {
+			seen_raw = true;
+			assert_true(mi->raw);
+			assert_int_equal(mi->size, 6);
+		}
+	}
+	assert_true(seen_raw && seen_forged);
+	store_mailbox_close(&mb);
+}
+
 int
 main(void)
 {
@@ -178,6 +215,8 @@ main(void)
 		    test_maildir_cache_symlink_swap_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_maildir_cache_raw_flag_in_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_maildir_cache_mailbox_lists_raw, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
