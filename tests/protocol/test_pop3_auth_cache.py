@@ -48,3 +48,19 @@ def test_pop3_password_change_beats_cache(pop3_factory):
 	assert not try_login(inst, FRANK, old)
 	assert try_login(inst, FRANK, new)
 	assert "event=accounts-reloaded" in inst.log()
+
+
+def test_pop3_relogin_right_after_quit_not_in_use(pop3_factory):
+	"""With cached passwords a client is back within a millisecond of its
+	QUIT; the maildrop is unlocked before +OK, so it never meets its own
+	session's lock ([IN-USE]). Two workers: the next session may land
+	on the other one while the first is still closing. (The race needs a
+	busy machine to show; this guards the order, it cannot force it.)"""
+	inst = pop3_factory({"workers": "2"})
+	for _ in range(40):
+		c = inst.client(tls=True, source=fresh_source())
+		c.cmd_ok("USER " + FRANK)
+		c.cmd_ok("PASS " + USERS[FRANK])
+		c.cmd_ok("STAT")
+		c.cmd_ok("QUIT")
+		c.close()
