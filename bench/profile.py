@@ -5,6 +5,7 @@ machine is (docs/performance.md, "Optimisations").
 
     /usr/bin/python3 bench/profile.py BUILD smtp N CONC [KIB]
     /usr/bin/python3 bench/profile.py BUILD pop3-login N [MSGS]
+    /usr/bin/python3 bench/profile.py BUILD pop3-login-resume N [MSGS]   # TLS session resumed
     /usr/bin/python3 bench/profile.py BUILD pop3-retr SESSIONS MSGS [KIB]
 
 Starts the test suite's loopback dnsmasq and one sealpost instance with
@@ -75,9 +76,15 @@ def smtp(lg, inst, n, conc, kib, boxes):
 	return res
 
 
-def pop3_session(port, ctx, user, retr=0):
+RESUME = {}
+
+
+def pop3_session(port, ctx, user, retr=0, resume=False):
+	"""One POP3S session; resume=True offers the previous session's TLS
+	session (ticket) for resumption."""
 	s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)),
-	    server_hostname=H.HOSTNAME)
+	    server_hostname=H.HOSTNAME,
+	    session=RESUME.get(port) if resume else None)
 	f = s.makefile("rb")
 	assert f.readline().startswith(b"+OK")
 	for c in ("USER " + user, "PASS " + PASSWORD):
@@ -94,6 +101,8 @@ def pop3_session(port, ctx, user, retr=0):
 			got += len(line)
 	s.sendall(b"QUIT\r\n")
 	f.readline()
+	if resume:
+		RESUME[port] = s.session
 	s.close()
 	return got
 
@@ -142,7 +151,8 @@ def run_once(build, kind, args, scale):
 		else:
 			if len(args) > 1:	# a maildrop of args[1] 4 KiB messages
 				smtp(lg, inst, args[1], 1, 4, 1)
-			pop3_session(inst.ports["pop3s"], ctx, user)
+			pop3_session(inst.ports["pop3s"], ctx, user,
+			    resume=kind == "pop3-login-resume")
 		t0 = time.monotonic()
 		ops = 0
 		if kind == "smtp":
@@ -154,8 +164,10 @@ def run_once(build, kind, args, scale):
 				pop3_session(inst.ports["pop3s"], ctx, user, nmsg)
 			ops = args[0] * scale * nmsg
 		else:
+			resume = kind == "pop3-login-resume"
 			for _ in range(args[0] * scale):
-				pop3_session(inst.ports["pop3s"], ctx, user)
+				pop3_session(inst.ports["pop3s"], ctx, user,
+				    resume=resume)
 			ops = args[0] * scale
 		wall = time.monotonic() - t0
 	finally:
