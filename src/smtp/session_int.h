@@ -25,6 +25,7 @@ struct event;
 struct sasl_session;
 struct store_spool;
 struct smtp_mail_check;
+struct smtp_authcheck;
 
 /* Session states are bits so a command table row lists where a verb is legal. */
 enum smtp_state {
@@ -82,6 +83,7 @@ struct smtp_txn {
 	bool			 spf_checked;	/* for Authentication-Results */
 	bool			 spf_is_helo;	/* identity: HELO (null sender) */
 	enum spf_result		 spf;
+	struct smtp_authcheck	*auth;		/* DKIM/DMARC; NULL = none */
 	uint64_t		 bdat_remaining;
 	bool			 bdat_last;
 	unsigned		 bdat_chunks;
