@@ -6,7 +6,7 @@ set -eu
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libssl-dev openssl libevent-dev libc-ares-dev libcrypt-dev libcmocka-dev
 python3 python3-pytest python3-yaml swaks curl msmtp fetchmail getmail6 dnsmasq-base
-ca-certificates procps"
+ca-certificates procps publicsuffix"
 
 missing=""
 for p in $PACKAGES; do

@@ -108,6 +108,7 @@ static const struct key_def keys[] = {
 	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
+	{ "public_suffix_list",	K_PATH,		F(public_suffix_list), 0, 0 },
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -240,6 +241,10 @@ config_defaults(struct config *cfg)
 	cfg->sender_domain_check = true;
 	cfg->spf_reject_fail = true;
 	cfg->spf_reject_permerror = false;
+	/* Debian's publicsuffix package; a missing file disables DMARC
+	 * (policy/psl.h), it does not stop the server. */
+	cfg->public_suffix_list =
+	    xstrdup("/usr/share/publicsuffix/public_suffix_list.dat");
 	cfg->bare_newline = BARE_NEWLINE_REJECT;
 	/* RFC 5321 4.5.3.2.7 (server timeout: 5 minutes) and 4.5.3.2.5
 	 * (data block: 3 minutes). */
@@ -270,7 +275,8 @@ void
 config_free(struct config *cfg)
 {
 	char **strs[] = { &cfg->path, &cfg->hostname, &cfg->data_dir,
-	    &cfg->user, &cfg->tls_cert, &cfg->tls_key };
+	    &cfg->user, &cfg->tls_cert, &cfg->tls_key,
+	    &cfg->public_suffix_list };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);

@@ -92,6 +92,9 @@ struct config {
 	bool			sender_domain_check;	/* default true */
 	bool			spf_reject_fail;	/* default true: 550 5.7.23 */
 	bool			spf_reject_permerror;	/* default false */
+	/* The Public Suffix List file for DMARC (default Debian's
+	 * publicsuffix path); NULL = DMARC off. */
+	char			*public_suffix_list;
 
 	enum config_bare_newline	bare_newline;
 

@@ -145,7 +145,8 @@ static const char every_key[] =
     "dns_retries = 0\n"
     "sender_domain_check = no\n"
     "spf_reject_fail = off\n"
-    "spf_reject_permerror = yes\n";
+    "spf_reject_permerror = yes\n"
+    "public_suffix_list = /srv/psl.dat\n";
 
 static void
 test_config_every_key_parsed(void **state)
@@ -206,6 +207,7 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.sender_domain_check);
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
+	assert_string_equal(c.public_suffix_list, "/srv/psl.dat");
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
 	assert_true(c.has_relay_host);
