@@ -177,8 +177,12 @@ dkim_keygen(const struct config *cfg, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	if (dkim_key_save(path, key.pkey, &err) == -1) {
-		fprintf(stderr, "sealpost dkim: %s(%s): %s\n", err, path,
-		    strerror(errno));
+		if (errno == EEXIST)
+			fprintf(stderr, "sealpost dkim: %s exists; choose "
+			    "another --selector\n", path);
+		else
+			fprintf(stderr, "sealpost dkim: %s(%s): %s\n", err,
+			    path, strerror(errno));
 		dkim_keys_free(&key, 1);
 		return CLI_EXIT_FAIL;
 	}

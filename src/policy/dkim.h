@@ -316,6 +316,15 @@ bool	dkim_verify_is_done(const struct dkim_verify *);
 const struct dkim_result	*dkim_verify_result(const struct dkim_verify *,
 				    size_t i);
 
+/*
+ * Appends the RFC 8601 resinfo for r: "dkim=pass (reason) header.d=D
+ * header.s=S header.a=A header.b=B" (B the b= prefix, quoted when it
+ * holds '/', '+' or '='; d, s, a are left out when the tags did not
+ * parse that far).
+ * Returns 0, or -1 when out is full (out unchanged).
+ */
+int	dkim_result_authres(const struct dkim_result *r, struct buf *out);
+
 /* --- signing (RFC 6376 5) --- */
 
 /* A signing key: who signs and with what. */

@@ -415,7 +415,7 @@ key_accept(struct dkim_vsig *s, const char *txt, size_t len,
 	    !kr.allows_sha256)
 		return *why = "hash not allowed by key h=", -1;
 	if (!kr.allows_email)
-		return *why = "key not for email (s=)", -1;
+		return *why = "key not for email, s=", -1;
 	if (kr.is_strict && s->sig.i.p != NULL) {
 		const char *at = memchr(s->sig.i.p, '@', s->sig.i.len);
 		size_t dl = s->sig.i.len - (size_t)(at + 1 - s->sig.i.p);
@@ -520,4 +520,31 @@ const struct dkim_result *
 dkim_verify_result(const struct dkim_verify *v, size_t i)
 {
 	return i < v->n_sigs ? &v->sigs[i].res : NULL;
+}
+
+int
+dkim_result_authres(const struct dkim_result *r, struct buf *out)
+{
+	size_t mark = out->len;
+	bool quote = strpbrk(r->b_prefix, "/=+") != NULL;
+	int rc;
+
+	rc = buf_printf(out, "dkim=%s (%s%s%s)", dkim_status_name(r->status),
+	    r->reason, r->is_weak ? ", weak algorithm" : "",
+	    r->has_l ? ", l= used" : "");
+	if (rc == 0 && r->domain[0] != '\0')
+		rc = buf_printf(out, " header.d=%s", r->domain);
+	if (rc == 0 && r->selector[0] != '\0')
+		rc = buf_printf(out, " header.s=%s", r->selector);
+	if (rc == 0 && r->domain[0] != '\0')
+		rc = buf_printf(out, " header.a=%s", dkim_alg_name(r->alg));
+	if (rc == 0 && r->b_prefix[0] != '\0')
+		rc = buf_printf(out, quote ? " header.b=\"%s\"" :
+		    " header.b=%s", r->b_prefix);
+	if (rc == -1) {
+		out->len = mark;
+		if (out->data != NULL)
+			out->data[mark] = '\0';
+	}
+	return rc;
 }
