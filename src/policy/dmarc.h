@@ -44,7 +44,10 @@ enum dmarc_from_status {
  * empty list elements (",,"), and UTF-8 in atoms (RFC 6532). A domain
  * literal ("[192.0.2.1]") is DMARC_FROM_INVALID: it names no DNS domain.
  * On DMARC_FROM_OK out (outsz bytes, at least DMARC_DOMAIN_MAX is enough)
- * holds the domain lower-cased, trailing dot removed; otherwise "".
+ * holds the domain in ASCII: lower-cased, trailing dot removed, UTF-8
+ * labels as A-labels (psl_domain_to_ascii()); otherwise "". Only
+ * letters, digits, "-", "_" and (in U-labels) UTF-8 are accepted in a
+ * domain.
  * Bounded: values over DMARC_FROM_MAX bytes and comment nesting over 32
  * levels are DMARC_FROM_INVALID; no allocation.
  */
@@ -130,9 +133,11 @@ enum dmarc_lookup_status {
 struct dmarc_policy_found {
 	enum dmarc_lookup_status status;
 	struct dmarc_record	 rec;		/* FOUND only */
-	bool			 is_org;	/* rec came from the org domain */
-	/* The domain whose _dmarc record answered (FOUND/PERMERROR), else
-	 * the From domain; lower-case, no trailing dot. */
+	/* The answer (FOUND, PERMERROR, TEMPERROR, several records) came
+	 * from the Organizational Domain's query, not the From domain's. */
+	bool			 is_org;
+	/* The domain whose _dmarc query gave the answer (for NONE after
+	 * both queries: the From domain); lower-case, no trailing dot. */
 	char			 domain[DMARC_DOMAIN_MAX];
 	/* The From domain's Organizational Domain; "" when it has none
 	 * (the From domain is itself a public suffix). */
@@ -154,7 +159,8 @@ typedef void	(*dmarc_lookup_cb)(void *arg, const struct dmarc_policy_found *);
  * dmarc_from_domain): a TXT query at _dmarc.<from_domain>; if that holds
  * no DMARC record (NXDOMAIN, NODATA, only non-DMARC TXT) and the
  * Organizational Domain differs, a TXT query at _dmarc.<org domain>.
- * psl must not be NULL and must outlive the lookup. The callback always
+ * psl must outlive the lookup (NULL: no organizational domain is known,
+ * so there is no fallback). The callback always
  * runs later from the loop, never from inside this call (also for a
  * from_domain that is not a usable name: NONE). Returns the handle for
  * dmarc_lookup_cancel().
@@ -214,7 +220,8 @@ struct dmarc_verdict {
  * has an aligned d= (relaxed: same Organizational Domain via psl; strict:
  * equal domains, case-insensitively, trailing dot ignored). NONE,
  * TEMPERROR and PERMERROR of discovery give the same result with
- * disposition NONE. psl must not be NULL. Pure; fills *out completely.
+ * disposition NONE. A NULL psl knows no organizational domain (relaxed
+ * alignment then needs equal domains). Pure; fills *out completely.
  */
 void	dmarc_evaluate(const struct psl *, const struct dmarc_policy_found *,
 	    const struct dmarc_input *, struct dmarc_verdict *out);

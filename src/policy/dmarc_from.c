@@ -13,6 +13,8 @@
 
 #include <string.h>
 
+#include "policy/psl.h"
+
 #define COMMENT_DEPTH_MAX	32
 #define LABEL_MAX		63
 #define DOMAIN_MAX		253
@@ -373,9 +375,11 @@ dmarc_from_domain(const char *value, size_t len, char *out, size_t outsz)
 		return DMARC_FROM_NONE;
 	if (fp.count > 1)
 		return DMARC_FROM_MULTIPLE;
-	if (!fp.first_ok || strlen(fp.first) >= outsz)
+	if (!fp.first_ok)
 		return DMARC_FROM_INVALID;
-	memcpy(out, fp.first, strlen(fp.first) + 1);
+	/* U-labels (RFC 6532) become A-labels: DNS and A-R want those. */
+	if (psl_domain_to_ascii(fp.first, out, outsz) == -1)
+		return DMARC_FROM_INVALID;
 	return DMARC_FROM_OK;
 }
 

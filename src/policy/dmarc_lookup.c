@@ -130,6 +130,7 @@ answer_cb(void *arg, const struct dns_result *r)
 	bool ok = false;
 
 	l->q = NULL;
+	l->found.is_org = l->asking_org;
 	if (r->status == DNS_TEMPFAIL) {
 		finish(l, DMARC_LOOKUP_TEMPERROR, "DNS error looking up the "
 		    "DMARC record", true);
@@ -159,7 +160,6 @@ answer_cb(void *arg, const struct dns_result *r)
 		fall_back(l, true);
 		return;
 	}
-	l->found.is_org = l->asking_org;
 	if (n > 1) {
 		finish(l, DMARC_LOOKUP_NONE, "more than one DMARC record", true);
 		return;

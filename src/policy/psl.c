@@ -284,7 +284,7 @@ to_alabels(const char *p, size_t len, char *out, size_t outsz)
 		for (size_t k = start; k < i; k++)
 			if ((unsigned char)p[k] >= 0x80)
 				ascii = false;
-		if (o > 0) {
+		if (start > 0) {
 			if (o + 1 >= outsz)
 				return -1;
 			out[o++] = '.';
@@ -304,6 +304,20 @@ to_alabels(const char *p, size_t len, char *out, size_t outsz)
 		start = i + 1;
 	}
 	return o > NAME_MAX_LEN ? -1 : (int)o;
+}
+
+int
+psl_domain_to_ascii(const char *domain, char *out, size_t outsz)
+{
+	int n = to_alabels(domain, strlen(domain), out, outsz);
+
+	if (n < 0 || (size_t)n >= outsz) {
+		if (outsz > 0)
+			out[0] = '\0';
+		return -1;
+	}
+	out[n] = '\0';
+	return n;
 }
 
 /* --- loading --- */
@@ -558,6 +572,8 @@ psl_organizational_domain(const struct psl *psl, const char *domain,
 
 	if (outsz > 0)
 		out[0] = '\0';
+	if (psl == NULL)
+		return -1;
 	labels = split(domain, name, start);
 	if (labels == 0)
 		return -1;
@@ -578,6 +594,8 @@ psl_is_public_suffix(const struct psl *psl, const char *domain)
 	char name[NAME_MAX_LEN + 1];
 	size_t start[128], labels;
 
+	if (psl == NULL)
+		return false;
 	labels = split(domain, name, start);
 	return labels > 0 && suffix_labels(psl, name, start, labels) >= labels;
 }

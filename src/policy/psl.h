@@ -55,6 +55,17 @@ void		 psl_free(struct psl **pp);
 size_t		 psl_rule_count(const struct psl *);
 
 /*
+ * Writes domain with every label that holds non-ASCII (UTF-8) octets
+ * replaced by its A-label ("xn--" + RFC 3492 punycode; no Unicode case
+ * mapping or normalization is done: U-labels are expected in lower case
+ * NFC, as IDNA2008 requires of them) into out (outsz bytes). ASCII
+ * labels are copied unchanged. Returns the length, or -1 for bad UTF-8,
+ * a label over 63 octets or a name over 253 once encoded, or out too
+ * small (out then holds "").
+ */
+int	psl_domain_to_ascii(const char *domain, char *out, size_t outsz);
+
+/*
  * The Organizational Domain of domain (RFC 7489 3.2): the public suffix
  * plus one label. domain is compared ASCII case-insensitively, one
  * trailing dot ignored; out (outsz bytes) receives the lower-cased result
@@ -65,7 +76,10 @@ size_t		 psl_rule_count(const struct psl *);
  */
 int	psl_organizational_domain(const struct psl *, const char *domain,
 	    char *out, size_t outsz);
-/* True when domain (as above) is exactly a public suffix. */
+/*
+ * True when domain (as above) is exactly a public suffix. A NULL psl
+ * knows no suffix: psl_organizational_domain() answers -1, this false.
+ */
 bool	psl_is_public_suffix(const struct psl *, const char *domain);
 
 #endif

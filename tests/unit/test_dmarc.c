@@ -46,8 +46,12 @@ static const struct from_case from_cases[] = {
 	{ "Folded\r\n <user@example.org>", DMARC_FROM_OK, "example.org" },
 	{ "=?utf-8?q?J=C3=B6rg?= <j@example.org>", DMARC_FROM_OK,
 	    "example.org" },
+	/* U-labels come back as A-labels (RFC 3492 7.1 style) */
 	{ "J\xc3\xb6rg <j@b\xc3\xbc\x63her.example>", DMARC_FROM_OK,
-	    "b\xc3\xbc\x63her.example" },
+	    "xn--bcher-kva.example" },
+	{ "j@\xe5\x85\xac\xe5\x8f\xb8.cn", DMARC_FROM_OK, "xn--55qx5d.cn" },
+	{ "j@xn--bcher-kva.example", DMARC_FROM_OK, "xn--bcher-kva.example" },
+	{ "j@b\xc3.example", DMARC_FROM_INVALID, NULL },	/* bad UTF-8 */
 	/* obsolete forms (RFC 5322 4.4) */
 	{ "<@relay.example,@other.example:user@example.org>", DMARC_FROM_OK,
 	    "example.org" },
@@ -324,6 +328,9 @@ test_dmarc_alignment_strict_relaxed(void **state)
 			fail_msg("case %zu: %s vs %s", i, c->from,
 			    c->other != NULL ? c->other : "(null)");
 	}
+	/* Without a list, relaxed alignment needs equal names. */
+	assert_false(dmarc_aligned(NULL, R, "a.example.com", "example.com"));
+	assert_true(dmarc_aligned(NULL, R, "example.com", "EXAMPLE.com."));
 	psl_free(&psl);
 }
 

@@ -201,6 +201,58 @@ test_psl_load_missing_file(void **state)
 	assert_null(psl_load_config(&cfg));	/* one warning, not fatal */
 }
 
+struct ascii_case {
+	const char	*in;
+	const char	*out;		/* NULL: -1 */
+};
+
+/* Expected values from Python's idna codec (RFC 3492 + "xn--"). */
+static const struct ascii_case ascii_cases[] = {
+	{ "example.com", "example.com" },
+	{ "m\xc3\xbcnchen.example", "xn--mnchen-3ya.example" },
+	{ "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.jp", "xn--wgv71a119e.jp" },
+	{ "\xc3\xb1", "xn--ida" },
+	{ "a\xc3\xa9-b.example", "xn--a-b-bma.example" },
+	{ "\xcf\x80\xce\xb1\xcf\x81\xce\xac\xce\xb4\xce\xb5\xce\xb9"
+	    "\xce\xb3\xce\xbc\xce\xb1.gr", "xn--hxajbheg2az3al.gr" },
+	{ "x.\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc\xc3\xbc"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc", "x.xn--tdaaaaaaaaaa" },
+	{ "bad\xc3.example", NULL },		/* truncated sequence */
+	{ "bad\xc0\xaf.example", NULL },	/* overlong */
+	{ "bad\xed\xa0\x80.example", NULL },	/* surrogate */
+	{ "bad\xff.example", NULL },
+};
+
+static void
+test_psl_domain_to_ascii(void **state)
+{
+	char out[256], tiny[10];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ascii_cases) / sizeof(ascii_cases[0]);
+	    i++) {
+		const struct ascii_case *c = &ascii_cases[i];
+		int n = psl_domain_to_ascii(c->in, out, sizeof(out));
+
+		if (c->out == NULL) {
+			assert_int_equal(n, -1);
+			assert_string_equal(out, "");
+		} else {
+			if (n < 0)
+				fail_msg("case %zu: -1", i);
+			assert_string_equal(out, c->out);
+			assert_int_equal(n, strlen(c->out));
+		}
+	}
+	assert_int_equal(psl_domain_to_ascii("m\xc3\xbcnchen.example", tiny,
+	    sizeof(tiny)), -1);
+	assert_string_equal(tiny, "");
+	/* a NULL list knows no suffix */
+	assert_int_equal(psl_organizational_domain(NULL, "a.example.com", out,
+	    sizeof(out)), -1);
+	assert_false(psl_is_public_suffix(NULL, "com"));
+}
+
 static const struct org_case debian_cases[] = {
 	{ "example.com", "example.com" },
 	{ "a.b.example.co.uk", "example.co.uk" },
@@ -252,6 +304,7 @@ main(void)
 		cmocka_unit_test(test_psl_out_too_small),
 		cmocka_unit_test(test_psl_empty_and_long_lines),
 		cmocka_unit_test(test_psl_load_missing_file),
+		cmocka_unit_test(test_psl_domain_to_ascii),
 		cmocka_unit_test(test_psl_debian_list),
 	};
 
