@@ -496,8 +496,12 @@ ar_dkim(struct smtp_authcheck *ac, struct buf *out)
 
 		rc |= buf_printf(out, ";\r\n\tdkim=%s",
 		    dkim_status_name(r->status));
+		/* l= leaves the body past it unsigned: the reader should know. */
 		if (r->status != DKIM_PASS || r->is_weak)
-			rc |= buf_printf(out, " (%s)", r->reason);
+			rc |= buf_printf(out, " (%s%s)", r->reason,
+			    r->has_l ? ", l= used" : "");
+		else if (r->has_l)
+			rc |= buf_printf(out, " (l= used)");
 		if (ar_value_plain(r->domain))
 			rc |= buf_printf(out, " header.d=%s", r->domain);
 		if (ar_value_plain(r->selector))
