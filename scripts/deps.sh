@@ -5,8 +5,8 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libssl-dev openssl libevent-dev libc-ares-dev libcrypt-dev libcmocka-dev
-python3 python3-pytest python3-yaml python3-dkim python3-nacl swaks curl msmtp fetchmail getmail6 dnsmasq-base
-ca-certificates procps publicsuffix"
+python3 python3-pytest python3-yaml python3-dkim python3-nacl swaks curl msmtp
+fetchmail getmail6 dnsmasq-base ca-certificates procps publicsuffix"
 
 missing=""
 for p in $PACKAGES; do

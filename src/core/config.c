@@ -71,6 +71,9 @@ static const struct key_def keys[] = {
 	    1ULL << 40 },
 	{ "max_recipients",	K_UINT,		F(max_recipients), 1, 100000 },
 	{ "max_errors",		K_UINT,		F(max_errors), 1, 1000 },
+	{ "max_hops",		K_UINT,		F(max_hops), 1, 1000 },
+	{ "list_rate_limit",	K_UINT,		F(list_rate_limit), 0, 1000000 },
+	{ "srs",		K_BOOL,		F(srs), 0, 0 },
 	{ "max_sessions",	K_UINT,		F(max_sessions), 1, 1000000 },
 	{ "max_sessions_per_ip", K_UINT,	F(max_sessions_per_ip), 1, 1000000 },
 	{ "max_line_length",	K_UINT,		F(max_line_length), 512, 65536 },
@@ -233,6 +236,11 @@ config_defaults(struct config *cfg)
 	cfg->max_message_size = 50ULL << 20;
 	cfg->max_recipients = 100;
 	cfg->max_errors = 10;
+	/* RFC 5321 6.3 suggests refusing past about 100 Received fields;
+	 * half that still passes any sane chain of relays. */
+	cfg->max_hops = 50;
+	cfg->list_rate_limit = 100;
+	cfg->srs = true;
 	cfg->max_sessions = 10000;
 	cfg->max_sessions_per_ip = 50;
 	cfg->max_line_length = 1000;

@@ -76,6 +76,10 @@ struct config {
 	uint64_t	max_message_size;	/* bytes, default 50M */
 	unsigned	max_recipients;		/* default 100 */
 	unsigned	max_errors;		/* per session, default 10 */
+	unsigned	max_hops;		/* Received fields, default 50 */
+	unsigned	list_rate_limit;	/* per (sender, alias) per hour;
+						   default 100, 0 = off */
+	bool		srs;			/* SRS for forwards, default on */
 	unsigned	max_sessions;		/* all workers together; default 10000 */
 	unsigned	max_sessions_per_ip;	/* default 50 */
 	unsigned	max_line_length;	/* SMTP command line, default 1000 */

@@ -197,9 +197,9 @@ void	dkim_body_cleanup(struct dkim_body *);
 
 enum dkim_status {
 	DKIM_PASS,
-	DKIM_FAIL,		/* hash or signature mismatch */
-	DKIM_NEUTRAL,		/* not evaluated (e.g. beyond the limit) */
-	DKIM_POLICY,		/* valid but unacceptable to us */
+	DKIM_FAIL,		/* hash or signature mismatch, l= > body */
+	DKIM_NEUTRAL,		/* (RFC 8601 names; this verifier never */
+	DKIM_POLICY,		/*  gives these two, callers may) */
 	DKIM_TEMPERROR,		/* key lookup failed for now */
 	DKIM_PERMERROR,		/* syntax, missing/revoked/bad key, expired */
 };

@@ -21,6 +21,7 @@
 #include "core/xmalloc.h"
 #include "net/conn.h"
 #include "smtp/authcheck.h"
+#include "smtp/expand.h"
 #include "smtp/parse.h"
 #include "smtp/session_int.h"
 #include "smtp/trace.h"
@@ -49,6 +50,7 @@ data_write(struct smtp_session *s, const char *p, size_t len)
 		smtp_log(s, "event=spool-write-failed error=\"%s\"",
 		    t->write_error);
 	}
+	smtp_copies_write(s, p, len);
 }
 
 static void
@@ -131,6 +133,12 @@ data_start(struct smtp_session *s)
 		    "again later");
 		return false;
 	}
+	/* Alias copies' spools; the trace fields come at the end. */
+	if (smtp_copies_start(s) == -1) {
+		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try "
+		    "again later");
+		return false;
+	}
 	smtp_data_init(&t->data, mode, cfg->max_message_size, data_sink, s);
 	smtp_header_init(&t->header);
 	authres_filter_init(&t->authres);
@@ -205,14 +213,18 @@ commit_work(void *arg)
 	struct smtp_txn *t = job->txn;
 	const char *err = NULL;
 	struct store_delivery d = {
-		.sender = t->sender_text,
+		.sender = smtp_copies_main_sender(t),
 		.n_local = t->local.n,
 		.local = (const char *const *)t->local.v,
 		.n_remote = t->remote.n,
 		.remote = (const char *const *)t->remote.v,
 	};
 
-	job->rc = store_spool_commit(t->spool, &d, &err);
+	/* A list's automatic mail may leave no one here (expand.h). */
+	if (d.n_local + d.n_remote > 0)
+		job->rc = store_spool_commit(t->spool, &d, &err);
+	if (job->rc == 0)
+		job->rc = smtp_copies_commit(t, &err);
 	if (job->rc == -1)
 		snprintf(job->error, sizeof(job->error), "%s",
 		    err != NULL ? err : "commit failed");
@@ -272,9 +284,10 @@ data_commit(struct smtp_session *s)
 	rc = smtp_trace_headers(s, store_spool_id(t->spool), &pre);
 	if (rc == 0 && t->auth != NULL)
 		rc = smtp_authcheck_fields(t->auth, &pre);
+	/* The main spool and each alias copy's (with its Delivered-To). */
 	if (rc == 0)
-		rc = store_spool_set_prefix(t->spool, pre.data != NULL ?
-		    pre.data : "", pre.len, &err);
+		rc = smtp_copies_set_prefix(s, pre.data != NULL ? pre.data : "",
+		    pre.len, &err);
 	buf_cleanup(&pre);
 	if (rc != 0) {
 		smtp_log(s, "event=prefix-failed error=\"%s\"", err != NULL ?
@@ -353,7 +366,8 @@ data_finish(struct smtp_session *s)
 		else
 			smtp_reply(s, 451, "4.3.0", "Temporary local problem, "
 			    "try again later");
-	} else if (s->login == NULL || data_header_from_ok(s)) {
+	} else if ((s->login == NULL || data_header_from_ok(s)) &&
+	    smtp_copies_check(s)) {
 		if (t->auth == NULL) {
 			data_commit(s);
 			return;

@@ -26,6 +26,7 @@ struct sasl_session;
 struct store_spool;
 struct smtp_mail_check;
 struct smtp_authcheck;
+struct smtp_copies;
 
 /* Session states are bits so a command table row lists where a verb is legal. */
 enum smtp_state {
@@ -72,6 +73,7 @@ struct smtp_txn {
 	char			 first_rcpt[ADDR_FORMAT_MAX];
 	struct strlist		 local;		/* accounts, deduplicated */
 	struct strlist		 remote;	/* addresses for the queue */
+	struct smtp_copies	*copies;	/* aliases' copies (expand.h) */
 	struct store_spool	*spool;
 	struct smtp_data	 data;		/* DATA/BDAT reader state */
 	struct smtp_header	 header;	/* header scanner state */

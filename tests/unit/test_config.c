@@ -67,6 +67,9 @@ test_config_defaults(void **state)
 	assert_int_equal(c.max_message_size, 50 * 1024 * 1024);
 	assert_int_equal(c.max_recipients, 100);
 	assert_int_equal(c.max_errors, 10);
+	assert_int_equal(c.max_hops, 50);
+	assert_int_equal(c.list_rate_limit, 100);
+	assert_true(c.srs);
 	assert_int_equal(c.max_sessions, 10000);
 	assert_int_equal(c.max_sessions_per_ip, 50);
 	assert_int_equal(c.max_line_length, 1000);
@@ -113,6 +116,9 @@ static const char every_key[] =
     "max_message_size = 10M\n"
     "max_recipients = 500\n"
     "max_errors = 5\n"
+    "max_hops = 30\n"
+    "list_rate_limit = 0\n"
+    "srs = no\n"
     "max_sessions = 200\n"
     "max_sessions_per_ip = 7\n"
     "max_line_length = 2048\n"
@@ -181,6 +187,9 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.max_message_size, 10 * 1024 * 1024);
 	assert_int_equal(c.max_recipients, 500);
 	assert_int_equal(c.max_errors, 5);
+	assert_int_equal(c.max_hops, 30);
+	assert_int_equal(c.list_rate_limit, 0);
+	assert_false(c.srs);
 	assert_int_equal(c.max_sessions, 200);
 	assert_int_equal(c.max_sessions_per_ip, 7);
 	assert_int_equal(c.max_line_length, 2048);
