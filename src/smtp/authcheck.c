@@ -4,9 +4,9 @@
  *
  * Inbound (port 25, outsiders): the DKIM verifier gets every octet as
  * received; when its header section ends, one TXT look-up per signature
- * starts (s._domainkey.d), and when the session's header scanner has seen
- * the end of the header section, DMARC policy discovery for the From
- * domain starts. Both run while the body streams in. At the end of the
+ * starts (s._domainkey.d), and as soon as the session's header scanner
+ * has the whole first From field, DMARC policy discovery for its domain
+ * starts. Both run while the rest of the message streams in. At the end of the
  * data the verdict waits for the answers still missing, then DMARC is
  * evaluated with the SPF result from MAIL and the aligned DKIM passes:
  *
@@ -190,9 +190,9 @@ ac_dmarc_cb(void *arg, const struct dmarc_policy_found *found)
 }
 
 /*
- * The header section is complete: the From domain is known. Without
- * exactly one From field there is nothing to look up (the From rule
- * decides at the end).
+ * The first From field is complete (or the header section is over): its
+ * domain is known. Without a From field there is nothing to look up; a
+ * second From found later is the From rule's business at the end.
  */
 static void
 ac_dmarc_start(struct smtp_authcheck *ac)
@@ -223,8 +223,10 @@ smtp_authcheck_received(struct smtp_authcheck *ac, const char *p, size_t len)
 		return;
 	if (ac->dv != NULL && dkim_verify_feed(ac->dv, p, len) == 1)
 		ac_keys_start(ac);
+	/* As soon as the From field is complete, or the section is over. */
 	if (!ac->dmarc_started && ac_wants_dmarc(ac) &&
-	    ac->s->txn->header.done)
+	    (ac->s->txn->header.done ||
+	    smtp_header_from_done(&ac->s->txn->header)))
 		ac_dmarc_start(ac);
 }
 
