@@ -453,6 +453,7 @@ runner_start(struct runner *r, struct queue_envelope *env)
 	p.cfg = r->cfg;
 	p.tls_ctx = r->tls_ctx;
 	p.tls_name = host;
+	p.tls_mode = config_tls_policy_find(r->cfg, rcpt_domain(d->rcpt[0]));
 	p.addr = (const struct sockaddr *)&rt->hop.addr;
 	p.addrlen = rt->hop.addrlen;
 	p.peer_text = peer;
