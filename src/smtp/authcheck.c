@@ -342,7 +342,9 @@ ar_value_plain(const char *v)
 	for (; *v != '\0'; v++) {
 		unsigned char c = (unsigned char)*v;
 
-		if (c <= 0x20 || c >= 0x7f || strchr("()<>;\"\\,[]:=", c) != NULL)
+		/* RFC 2045 tspecials but '@' (RFC 8601 2.2 allows it). */
+		if (c <= 0x20 || c >= 0x7f ||
+		    strchr("()<>,;:\\\"/[]?=", c) != NULL)
 			return false;
 	}
 	return true;
@@ -514,8 +516,11 @@ ar_dkim(struct smtp_authcheck *ac, struct buf *out)
 		/* The first 8 characters; b_prefix holds up to 16. */
 		memcpy(b, r->b_prefix, sizeof(b) - 1);
 		b[sizeof(b) - 1] = '\0';
-		if (ar_value_plain(b))
-			rc |= buf_printf(out, " header.b=%s", b);
+		/* base64 may hold '/': then a quoted-string (RFC 8601 2.2). */
+		if (b[0] != '\0' && strspn(b, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789+/=") == strlen(b))
+			rc |= buf_printf(out, ar_value_plain(b) ?
+			    " header.b=%s" : " header.b=\"%s\"", b);
 	}
 	return rc;
 }

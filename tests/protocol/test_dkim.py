@@ -8,6 +8,7 @@ dkim keygen` made for the From domain, and dkimpy verifies the stored
 copy. A client leaving while key look-ups are pending is cleaned up
 (the sanitizer check after each test)."""
 
+import re
 import time
 
 import pytest
@@ -62,6 +63,11 @@ def test_dkim_signed_message_passes(dk, selector, key, alg, canon):
 	    "header.s=%s header.a=%s header.b=" % (selector, alg.decode())), clauses
 	assert D.ar_clauses(got, "spf") == ["spf=pass smtp.mailfrom=someone@example.org"]
 	assert "event=dkim d=example.org s=%s" % selector in dk.log()
+	# header.b: the first 8 characters of b=, quoted when one is '/'.
+	sig = re.sub(r"\s+", "", H.header_fields(got)["dkim-signature"][0])
+	b8 = re.search(r"(?:^|;)b=([^;]{8})", sig).group(1)
+	want = '"%s"' % b8 if "/" in b8 else b8
+	assert clauses[0].endswith("header.b=" + want), (clauses, b8)
 
 
 def test_dkim_bdat_passes(dk):
