@@ -97,6 +97,28 @@ deliver(struct fixture *fx, const char *addr, const char *text)
 	return rc;
 }
 
+/* The same with a prefix (store_spool_set_prefix) put in front. */
+static int
+deliver_prefixed(struct fixture *fx, const char *addr, const char *prefix,
+    const char *text)
+{
+	const char *err = NULL, *local[] = { addr };
+	struct store_delivery d = { "s@x.test", 1, local, 0, NULL };
+	struct store_spool *sp = store_spool_create(fx->st, &err);
+	int rc;
+
+	assert_non_null(sp);
+	assert_int_equal(store_spool_write(sp, text, strlen(text), &err), 0);
+	assert_int_equal(store_spool_set_prefix(sp, prefix, strlen(prefix),
+	    &err), 0);
+	rc = store_spool_commit(sp, &d, &err);
+	if (rc == 0)
+		store_spool_free(&sp);
+	else
+		store_spool_abort(&sp);
+	return rc;
+}
+
 /* Entries in dir whose name contains needle (NULL: all); -1 if no dir. */
 static int
 count(const char *dir, const char *needle)
@@ -167,6 +189,17 @@ test_maildir_cache_raw_flag_in_names(void **state)
 	assert_int_equal(deliver(fx, "c@x.test", "a\r\nb"), 0);
 	assert_int_equal(count(P(fx, nd), NULL), 4);
 	assert_int_equal(count(P(fx, nd), ",P=1"), 1);
+	/* The prefix counts too: clean, bare LF, no final line end. */
+	assert_int_equal(deliver_prefixed(fx, "c@x.test", "X: y\r\n",
+	    "a\r\n"), 0);
+	assert_int_equal(deliver_prefixed(fx, "c@x.test", "X: y\n",
+	    "a\r\n"), 0);
+	assert_int_equal(deliver_prefixed(fx, "c@x.test", "X: y",
+	    "a\r\n"), 0);
+	assert_int_equal(deliver_prefixed(fx, "c@x.test", ".X\r\n",
+	    "a\r\n"), 0);
+	assert_int_equal(count(P(fx, nd), NULL), 8);
+	assert_int_equal(count(P(fx, nd), ",P=1"), 2);
 }
 
 static void
