@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests" / "protocol"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import sealpost_harness as H  # noqa: E402
-import profile as P  # noqa: E402
+import instructions as P  # noqa: E402
 
 
 def worker_pid(pids):

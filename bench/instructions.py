@@ -3,10 +3,10 @@
 callgrind: a fixed workload, so the figures do not depend on how busy the
 machine is (docs/performance.md, "Optimisations").
 
-    /usr/bin/python3 bench/profile.py BUILD smtp N CONC [KIB]
-    /usr/bin/python3 bench/profile.py BUILD pop3-login N [MSGS]
-    /usr/bin/python3 bench/profile.py BUILD pop3-login-resume N [MSGS]   # TLS session resumed
-    /usr/bin/python3 bench/profile.py BUILD pop3-retr SESSIONS MSGS [KIB]
+    /usr/bin/python3 bench/instructions.py BUILD smtp N CONC [KIB]
+    /usr/bin/python3 bench/instructions.py BUILD pop3-login N [MSGS]
+    /usr/bin/python3 bench/instructions.py BUILD pop3-login-resume N [MSGS]   # TLS session resumed
+    /usr/bin/python3 bench/instructions.py BUILD pop3-retr SESSIONS MSGS [KIB]
 
 Starts the test suite's loopback dnsmasq and one sealpost instance with
 workers = 1 whose sealpostd runs under `valgrind --tool=callgrind`
