@@ -79,6 +79,7 @@ static const struct key_def keys[] = {
 	{ "max_sessions_per_ip", K_UINT,	F(max_sessions_per_ip), 1, 1000000 },
 	{ "max_line_length",	K_UINT,		F(max_line_length), 512, 65536 },
 	{ "auth_max_failures",	K_UINT,		F(auth_max_failures), 1, 100 },
+	{ "auth_cache_ttl",	K_DURATION,	F(auth_cache_ttl), 0, 86400 },
 	{ "workers",		K_UINT,		F(workers), 0, 1024 },
 	{ "trusted_networks",	K_NETWORKS,	F(trusted_networks), 0, 0 },
 	{ "dns_servers",	K_DNS,		F(dns_servers), 0, 0 },
@@ -113,6 +114,9 @@ static const struct key_def keys[] = {
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
 	{ "public_suffix_list",	K_PATH,		F(public_suffix_list), 0, 0 },
+	{ "dkim_verify",	K_BOOL,		F(dkim_verify), 0, 0 },
+	{ "dmarc_enforce",	K_BOOL,		F(dmarc_enforce), 0, 0 },
+	{ "dkim_sign",		K_BOOL,		F(dkim_sign), 0, 0 },
 	{ "tls_policy",		K_TLS_POLICY,	F(tls_policy), 0, 0 },
 	{ "relay_auth_user",	K_AUTH_USER,	F(relay_auth_user), 0, 0 },
 	{ "relay_auth_password_file", K_PATH,	F(relay_auth_password_file), 0,
@@ -254,6 +258,7 @@ config_defaults(struct config *cfg)
 	cfg->max_sessions_per_ip = 50;
 	cfg->max_line_length = 1000;
 	cfg->auth_max_failures = 3;
+	cfg->auth_cache_ttl = 300;
 	cfg->workers = 0;
 	defaults_dns(cfg);
 	cfg->dns_timeout = 5;
@@ -265,6 +270,9 @@ config_defaults(struct config *cfg)
 	 * (policy/psl.h), it does not stop the server. */
 	cfg->public_suffix_list =
 	    xstrdup("/usr/share/publicsuffix/public_suffix_list.dat");
+	cfg->dkim_verify = true;
+	cfg->dmarc_enforce = true;
+	cfg->dkim_sign = true;
 	cfg->bare_newline = BARE_NEWLINE_REJECT;
 	/* RFC 5321 4.5.3.2.7 (server timeout: 5 minutes) and 4.5.3.2.5
 	 * (data block: 3 minutes). */

@@ -91,6 +91,7 @@ struct config {
 	unsigned	max_sessions_per_ip;	/* default 50 */
 	unsigned	max_line_length;	/* SMTP command line, default 1000 */
 	unsigned	auth_max_failures;	/* per session before close, default 3 */
+	unsigned	auth_cache_ttl;		/* seconds, 0 = off; default 300 */
 	unsigned	workers;		/* 0 = one per core */
 
 	size_t			n_trusted;
@@ -106,6 +107,9 @@ struct config {
 	/* The Public Suffix List file for DMARC (default Debian's
 	 * publicsuffix path); NULL = DMARC off. */
 	char			*public_suffix_list;
+	bool			dkim_verify;	/* default true */
+	bool			dmarc_enforce;	/* default true: p= acted on */
+	bool			dkim_sign;	/* default true: submission */
 
 	enum config_bare_newline	bare_newline;
 

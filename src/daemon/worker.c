@@ -20,6 +20,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "auth/credcache.h"
 #include "auth/userdb.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -27,8 +28,10 @@
 #include "dns/resolver.h"
 #include "net/limits.h"
 #include "net/threadpool.h"
+#include "policy/psl.h"
 #include "pop3/session.h"
 #include "smtp/session.h"
+#include "smtp/signkeys.h"
 #include "store/store.h"
 
 /* How often the account files are checked for changes. */
@@ -224,6 +227,9 @@ worker_open_modules(struct worker *w)
 	w->svc.users = userdb_open(cfg->data_dir, &err);
 	if (w->svc.users == NULL)
 		fatal("accounts in %s: %s", cfg->data_dir, err);
+	/* Each worker its own cache (docs/performance.md): no shared memory. */
+	userdb_set_credcache(w->svc.users,
+	    credcache_new(cfg->auth_cache_ttl, 0));
 	w->svc.store = store_open(cfg->data_dir, cfg->hostname, &err);
 	if (w->svc.store == NULL)
 		fatal("store in %s: %s", cfg->data_dir, err);
@@ -232,17 +238,48 @@ worker_open_modules(struct worker *w)
 		fatal("DNS resolver: %s", err);
 }
 
+/*
+ * With epoll, libevent's changelist folds the enable/disable pairs a
+ * bufferevent makes around every reply (EV_WRITE armed, then disarmed
+ * once flushed) into one epoll_ctl per loop iteration: 20 -> 16 epoll_ctl
+ * per SMTP message at 50 sessions (docs/performance.md). Sockets are never
+ * dup()ed here, the case where the changelist misbehaves.
+ */
+static struct event_base *
+worker_event_base_new(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
+}
+
 int
 worker_main(const struct worker_params *params)
 {
 	struct worker w;
 	struct timeval check = { WORKER_USERDB_CHECK_SECONDS, 0 };
+	struct smtp_signkeys *dkim_keys;
+	struct psl *psl;
 	char prefix[32];
 
 	memset(&w, 0, sizeof(w));
 	w.params = params;
 	snprintf(prefix, sizeof(prefix), "worker[%u] ", params->index);
 	log_set_prefix(prefix);
+	/*
+	 * DKIM private keys are readable by their owner only: loaded while
+	 * a worker started as root still is. A reload starts new workers,
+	 * which load them again.
+	 */
+	dkim_keys = params->cfg->dkim_sign ?
+	    smtp_signkeys_load(params->cfg) : NULL;
+	psl = psl_load_config(params->cfg);
 	worker_drop_privileges(params->cfg);
 	/*
 	 * A worker never outlives its master (e.g. one killed with -9). Set
@@ -253,7 +290,7 @@ worker_main(const struct worker_params *params)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 
-	w.svc.base = event_base_new();
+	w.svc.base = worker_event_base_new();
 	if (w.svc.base == NULL)
 		fatal("event_base_new failed");
 	w.svc.cfg = params->cfg;
@@ -261,6 +298,8 @@ worker_main(const struct worker_params *params)
 	w.svc.throttle = params->throttle;
 	w.svc.limits = params->limits;
 	w.svc.session_ended = worker_session_ended;
+	w.svc.dkim_keys = dkim_keys;
+	w.svc.psl = psl;
 	w.svc.pool = threadpool_new(w.svc.base, 0);
 	conn_limits_set_worker(params->limits, params->index);
 	worker_open_modules(&w);
@@ -289,6 +328,8 @@ worker_main(const struct worker_params *params)
 	/* Blocking work still queued (fsyncs) finishes before we go. */
 	threadpool_free(&w.svc.pool);
 	resolver_free(&w.svc.resolver);
+	smtp_signkeys_free(&dkim_keys);
+	psl_free(&psl);
 	log_info("worker event=stopped sessions=%u", w.svc.n_sessions);
 	return 0;
 }

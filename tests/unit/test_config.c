@@ -74,6 +74,7 @@ test_config_defaults(void **state)
 	assert_int_equal(c.max_sessions_per_ip, 50);
 	assert_int_equal(c.max_line_length, 1000);
 	assert_int_equal(c.auth_max_failures, 3);
+	assert_int_equal(c.auth_cache_ttl, 300);
 	assert_int_equal(c.workers, 0);
 	assert_int_equal(c.n_trusted, 0);
 	assert_true(c.n_dns >= 1);
@@ -123,6 +124,7 @@ static const char every_key[] =
     "max_sessions_per_ip = 7\n"
     "max_line_length = 2048\n"
     "auth_max_failures = 2\n"
+    "auth_cache_ttl = 0\n"
     "workers = 4\n"
     "trusted_networks = 10.0.0.0/8 2001:db8::/32, 192.0.2.7\n"
     "dns_servers = 127.0.0.1:5353, [::1]:53 192.0.2.53\n"
@@ -153,6 +155,9 @@ static const char every_key[] =
     "spf_reject_fail = off\n"
     "spf_reject_permerror = yes\n"
     "public_suffix_list = /srv/psl.dat\n"
+    "dkim_verify = no\n"
+    "dmarc_enforce = no\n"
+    "dkim_sign = no\n"
     "tls_policy = Example.ORG.=encrypt, legacy.example=may\n"
     "relay_auth_user = relay@example.org\n"
     "relay_auth_password_file = /etc/sealpost/relay.secret\n"
@@ -199,6 +204,7 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.max_sessions_per_ip, 7);
 	assert_int_equal(c.max_line_length, 2048);
 	assert_int_equal(c.auth_max_failures, 2);
+	assert_int_equal(c.auth_cache_ttl, 0);
 	assert_int_equal(c.workers, 4);
 	assert_int_equal(c.n_trusted, 3);
 	assert_int_equal(c.trusted_networks[1].family, AF_INET6);
@@ -225,6 +231,9 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
 	assert_string_equal(c.public_suffix_list, "/srv/psl.dat");
+	assert_false(c.dkim_verify);
+	assert_false(c.dmarc_enforce);
+	assert_false(c.dkim_sign);
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
 	assert_true(c.has_relay_host);
