@@ -108,6 +108,7 @@ static const struct key_def keys[] = {
 	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
+	{ "sandbox",		K_BOOL,		F(sandbox), 0, 0 },
 };
 
 #define N_KEYS	(sizeof(keys) / sizeof(keys[0]))
@@ -251,6 +252,7 @@ config_defaults(struct config *cfg)
 	cfg->pop3_apop = false;
 	cfg->pop3_require_tls = true;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->sandbox = true;
 	cfg->tls_outbound = TLS_OUTBOUND_MAY;
 	/* Roughly doubling, then hourly (issue 5); 5 days as is customary. */
 	cfg->n_retry = (size_t)config_parse_schedule("5m,10m,20m,40m,1h",

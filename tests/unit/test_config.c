@@ -83,6 +83,7 @@ test_config_defaults(void **state)
 	assert_false(c.pop3_apop);
 	assert_true(c.pop3_require_tls);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_true(c.sandbox);
 	config_free(&c);
 	assert_null(c.hostname);
 	assert_null(c.data_dir);
@@ -145,7 +146,8 @@ static const char every_key[] =
     "dns_retries = 0\n"
     "sender_domain_check = no\n"
     "spf_reject_fail = off\n"
-    "spf_reject_permerror = yes\n";
+    "spf_reject_permerror = yes\n"
+    "sandbox = no\n";
 
 static void
 test_config_every_key_parsed(void **state)
@@ -206,6 +208,7 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.sender_domain_check);
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
+	assert_false(c.sandbox);
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
 	assert_true(c.has_relay_host);
