@@ -5,8 +5,8 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libssl-dev openssl libevent-dev libc-ares-dev libcrypt-dev libcmocka-dev
-python3 python3-pytest python3-yaml swaks curl msmtp fetchmail getmail6 dnsmasq-base
-ca-certificates procps"
+python3 python3-pytest python3-yaml python3-dkim python3-nacl swaks curl msmtp
+fetchmail getmail6 dnsmasq-base ca-certificates procps publicsuffix postfix"
 
 missing=""
 for p in $PACKAGES; do
@@ -23,6 +23,14 @@ else
 	SUDO=
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix is here only for its smtp-sink test peer (tests/relay): configured
+# as "No configuration" it writes no main.cf, so no system Postfix starts
+# listening on port 25 (the tests use loopback ports of their own anyway).
+case "$missing" in
+*" postfix"*)
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    $SUDO debconf-set-selections ;;
+esac
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -327,8 +327,8 @@ expand_alias(const struct ud_data *d, const struct ud_alias *a,
 }
 
 int
-userdb_resolve(const struct userdb *db, const char *addr,
-    struct strlist *local, struct strlist *remote)
+userdb_expand(const struct userdb *db, const char *addr,
+    struct strlist *local, struct strlist *remote, struct strlist *aliases)
 {
 	char key[USERDB_ADDR_MAX + 1];
 	const struct ud_alias *a;
@@ -355,11 +355,28 @@ userdb_resolve(const struct userdb *db, const char *addr,
 			strlist_add_unique(local, l.v[i]);
 		for (size_t i = 0; i < r.n; i++)
 			strlist_add_unique(remote, r.v[i]);
+		for (size_t i = 0; aliases != NULL && i < seen.n; i++)
+			strlist_add_unique(aliases, seen.v[i]);
 	}
 	strlist_clear(&seen);
 	strlist_clear(&l);
 	strlist_clear(&r);
 	return rc;
+}
+
+int
+userdb_resolve(const struct userdb *db, const char *addr,
+    struct strlist *local, struct strlist *remote)
+{
+	return userdb_expand(db, addr, local, remote, NULL);
+}
+
+void
+userdb_derive_key(const struct userdb *db, const char *label,
+    unsigned char out[USERDB_SECRET_LEN])
+{
+	scram_hmac_sha256(db->secret, sizeof(db->secret), label,
+	    strlen(label), out);
 }
 
 bool

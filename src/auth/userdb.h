@@ -97,6 +97,23 @@ bool	userdb_is_alias(const struct userdb *, const char *addr);
 int	userdb_resolve(const struct userdb *, const char *addr,
 	    struct strlist *local, struct strlist *remote);
 /*
+ * userdb_resolve(), and also appends to aliases (when not NULL) every
+ * alias the expansion went through, addr first: the addresses a
+ * forwarded copy has been "delivered to" (loop detection,
+ * docs/outbound.md). Same return values; lists untouched on error.
+ */
+int	userdb_expand(const struct userdb *, const char *addr,
+	    struct strlist *local, struct strlist *remote,
+	    struct strlist *aliases);
+/*
+ * A key for another purpose derived from the instance secret
+ * (data_dir/secret, made by `sealpost init` or on first start, 0600):
+ * HMAC-SHA256(secret, label), USERDB_SECRET_LEN bytes into out. Distinct
+ * labels give independent keys; the caller wipes out after use.
+ */
+void	userdb_derive_key(const struct userdb *, const char *label,
+	    unsigned char out[USERDB_SECRET_LEN]);
+/*
  * True when the account login may use addr as its sender: addr is login,
  * or addr is an alias whose expansion delivers to login.
  */

@@ -1,9 +1,11 @@
 /*
  * `sealpost dns [DOMAIN]`: the DNS records an admin publishes for each
  * local domain (or the one given), as zone-file lines: MX, SPF, a safe
- * first DMARC policy and the client SRV records of RFC 6186 / RFC 8314
- * for submission and POP3. Nothing is looked up; the text is derived from
- * the configuration (hostname, domains, listeners).
+ * first DMARC policy, a DKIM record for each signing key in
+ * <data_dir>/dkim/<domain>/ and the client SRV records of RFC 6186 /
+ * RFC 8314 for submission and POP3. Nothing is looked up; the text is
+ * derived from the configuration (hostname, domains, listeners) and the
+ * key files.
  */
 #include <netinet/in.h>
 #include <stdio.h>
@@ -56,8 +58,7 @@ cli_dns_domain(const struct config *cfg, const char *d)
 	    "then\n; move to p=quarantine and p=reject.\n");
 	printf("_dmarc.%s.\tIN TXT\t\"v=DMARC1; p=none; "
 	    "rua=mailto:postmaster@%s\"\n", d, d);
-	printf("; DKIM: no signing keys yet (DKIM signing is not available "
-	    "yet).\n");
+	(void)cli_dkim_print_records(cfg, d);
 	printf("; Mail clients find the server (RFC 6186, RFC 8314).\n");
 	cli_dns_srv("submission", d, cli_dns_port(&cfg->listen_submission), h);
 	cli_dns_srv("submissions", d, cli_dns_port(&cfg->listen_submissions),

@@ -50,10 +50,23 @@ int	cli_check(const struct config *cfg, int argc, char **argv);
 int	cli_spf(const struct config *cfg, int argc, char **argv);
 /*
  * `sealpost dns [DOMAIN]`: prints the records to publish (MX, SPF, DMARC,
- * RFC 6186 SRV) for every local domain or the one given. 1 if DOMAIN is
+ * DKIM per key, RFC 6186 SRV) for every local domain or the one given. 1 if DOMAIN is
  * not local.
  */
 int	cli_dns(const struct config *cfg, int argc, char **argv);
+/*
+ * `sealpost dkim keygen DOMAIN [--selector S] [--algorithm ed25519|rsa2048]
+ * | list [DOMAIN]`: creates a signing key (<data_dir>/dkim/<domain>/
+ * <selector>.pem, see policy/dkim.h) and prints its TXT record, or lists
+ * the keys with their records (cmd_dkim.c).
+ */
+int	cli_dkim(const struct config *cfg, int argc, char **argv);
+/*
+ * Prints the DKIM TXT record (zone-file line) of every key of domain, or
+ * a comment saying how to create one. Returns the number of keys, or -1
+ * when the key directory cannot be read (a comment says so).
+ */
+int	cli_dkim_print_records(const struct config *cfg, const char *domain);
 
 /*
  * Accounts and aliases live on another branch until it is merged; the table
@@ -78,6 +91,9 @@ static const struct cli_command cli_commands[] = {
 	{ "spf", "[--dns IP[:PORT],...] IP SENDER [HELO]",
 	    "evaluate the SPF policy for a client and sender", 0, cli_spf },
 	{ "dns", "[DOMAIN]", "print the DNS records to publish", 0, cli_dns },
+	{ "dkim", "keygen DOMAIN [--selector S] [--algorithm ed25519|rsa2048]"
+	    " | list [DOMAIN]",
+	    "create and list DKIM signing keys", 0, cli_dkim },
 	{ "queue", "list | show ID | flush [ID] | delete ID | hold ID | "
 	    "release ID",
 	    "inspect and manage the outbound queue", 0, cli_queue },

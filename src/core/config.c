@@ -37,7 +37,8 @@
 enum key_kind {
 	K_HOSTNAME, K_DOMAINS, K_PATH, K_USER, K_LISTEN, K_SIZE, K_UINT,
 	K_DURATION, K_BOOL, K_NETWORKS, K_DNS, K_BARE_NEWLINE, K_LOG_LEVEL,
-	K_TLS_OUTBOUND, K_ROUTE, K_TRANSPORT, K_SCHEDULE
+	K_TLS_OUTBOUND, K_ROUTE, K_TRANSPORT, K_SCHEDULE, K_TLS_POLICY,
+	K_AUTH_USER
 };
 
 struct key_def {
@@ -71,6 +72,9 @@ static const struct key_def keys[] = {
 	    1ULL << 40 },
 	{ "max_recipients",	K_UINT,		F(max_recipients), 1, 100000 },
 	{ "max_errors",		K_UINT,		F(max_errors), 1, 1000 },
+	{ "max_hops",		K_UINT,		F(max_hops), 1, 1000 },
+	{ "list_rate_limit",	K_UINT,		F(list_rate_limit), 0, 1000000 },
+	{ "srs",		K_BOOL,		F(srs), 0, 0 },
 	{ "max_sessions",	K_UINT,		F(max_sessions), 1, 1000000 },
 	{ "max_sessions_per_ip", K_UINT,	F(max_sessions_per_ip), 1, 1000000 },
 	{ "max_line_length",	K_UINT,		F(max_line_length), 512, 65536 },
@@ -108,6 +112,11 @@ static const struct key_def keys[] = {
 	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
+	{ "public_suffix_list",	K_PATH,		F(public_suffix_list), 0, 0 },
+	{ "tls_policy",		K_TLS_POLICY,	F(tls_policy), 0, 0 },
+	{ "relay_auth_user",	K_AUTH_USER,	F(relay_auth_user), 0, 0 },
+	{ "relay_auth_password_file", K_PATH,	F(relay_auth_password_file), 0,
+	    0 },
 	{ "sandbox",		K_BOOL,		F(sandbox), 0, 0 },
 };
 
@@ -230,6 +239,11 @@ config_defaults(struct config *cfg)
 	cfg->max_message_size = 50ULL << 20;
 	cfg->max_recipients = 100;
 	cfg->max_errors = 10;
+	/* RFC 5321 6.3 suggests refusing past about 100 Received fields;
+	 * half that still passes any sane chain of relays. */
+	cfg->max_hops = 50;
+	cfg->list_rate_limit = 100;
+	cfg->srs = true;
 	cfg->max_sessions = 10000;
 	cfg->max_sessions_per_ip = 50;
 	cfg->max_line_length = 1000;
@@ -241,6 +255,10 @@ config_defaults(struct config *cfg)
 	cfg->sender_domain_check = true;
 	cfg->spf_reject_fail = true;
 	cfg->spf_reject_permerror = false;
+	/* Debian's publicsuffix package; a missing file disables DMARC
+	 * (policy/psl.h), it does not stop the server. */
+	cfg->public_suffix_list =
+	    xstrdup("/usr/share/publicsuffix/public_suffix_list.dat");
 	cfg->bare_newline = BARE_NEWLINE_REJECT;
 	/* RFC 5321 4.5.3.2.7 (server timeout: 5 minutes) and 4.5.3.2.5
 	 * (data block: 3 minutes). */
@@ -272,7 +290,9 @@ void
 config_free(struct config *cfg)
 {
 	char **strs[] = { &cfg->path, &cfg->hostname, &cfg->data_dir,
-	    &cfg->user, &cfg->tls_cert, &cfg->tls_key };
+	    &cfg->user, &cfg->tls_cert, &cfg->tls_key,
+	    &cfg->public_suffix_list, &cfg->relay_auth_user,
+	    &cfg->relay_auth_password_file };
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
@@ -526,6 +546,18 @@ set_string(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 			return -1;
 		}
 		break;
+	case K_AUTH_USER:
+		/* Sent inside AUTH PLAIN/LOGIN: printable, no blanks, and
+		 * RFC 4616 allows at most 255 octets. */
+		for (size_t i = 0; i < v.len; i++)
+			if ((unsigned char)v.p[i] <= 0x20 || v.p[i] == 0x7f ||
+			    v.len > 255) {
+				perr(pc, line, "%s: \"%s\" is not a user name "
+				    "(1-255 bytes, no blanks or control bytes)",
+				    k->name, esc(e, sizeof(e), v));
+				return -1;
+			}
+		break;
 	case K_USER:
 		for (size_t i = 0; i < v.len; i++) {
 			char c = v.p[i];
@@ -546,7 +578,7 @@ set_string(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 	free(*dst);
 	/* An empty path means "not configured"; an empty user means "do
 	 * not switch users". */
-	if (v.len == 0 && k->kind == K_PATH)
+	if (v.len == 0 && (k->kind == K_PATH || k->kind == K_AUTH_USER))
 		*dst = NULL;
 	else
 		*dst = xstrndup(v.p, v.len);
@@ -679,7 +711,61 @@ item_transport(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 	return 0;
 }
 
-/* The outbound keys: tls_outbound, relay_host, transport, the schedule. */
+static int
+tls_mode_parse(const char *text, enum config_tls_outbound *out)
+{
+	if (strcmp(text, "may") == 0)
+		*out = TLS_OUTBOUND_MAY;
+	else if (strcmp(text, "encrypt") == 0)
+		*out = TLS_OUTBOUND_ENCRYPT;
+	else if (strcmp(text, "verify") == 0)
+		*out = TLS_OUTBOUND_VERIFY;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+item_tls_policy(struct parse_ctx *pc, unsigned line, const struct key_def *k,
+    const char *item, void *arg)
+{
+	struct config *cfg = pc->cfg;
+	struct config_tls_policy *tp;
+	const char *eq = strchr(item, '=');
+	struct str_view d;
+	char e[80];
+
+	(void)arg;
+	if (eq == NULL) {
+		perr(pc, line, "%s: \"%s\" is not domain=may|encrypt|verify",
+		    k->name, esc(e, sizeof(e), str_view_from(item)));
+		return -1;
+	}
+	d = config_drop_trailing_dot(str_view_make(item, (size_t)(eq - item)));
+	if (!config_domain_ok(d)) {
+		perr(pc, line, "%s: \"%s\" is not a domain name", k->name,
+		    esc(e, sizeof(e), d));
+		return -1;
+	}
+	if (cfg->n_tls_policy == CONFIG_MAX_TLS_POLICY) {
+		perr(pc, line, "%s: more than %d entries", k->name,
+		    CONFIG_MAX_TLS_POLICY);
+		return -1;
+	}
+	tp = &cfg->tls_policy[cfg->n_tls_policy];
+	if (tls_mode_parse(eq + 1, &tp->mode) == -1) {
+		perr(pc, line, "%s: \"%s\" is not one of may, encrypt, verify",
+		    k->name, esc(e, sizeof(e), str_view_from(eq + 1)));
+		return -1;
+	}
+	(void)str_copy(tp->domain, sizeof(tp->domain), d);
+	str_lower(tp->domain);
+	cfg->n_tls_policy++;
+	return 0;
+}
+
+/* The outbound keys: tls_outbound, relay_host, transport, the schedule,
+ * tls_policy. */
 static int
 set_relay(struct parse_ctx *pc, unsigned line, const struct key_def *k,
     struct str_view v)
@@ -688,6 +774,11 @@ set_relay(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 	char text[ITEM_MAX + 1], e[80];
 	int n;
 
+	if (k->kind == K_TLS_POLICY) {
+		cfg->n_tls_policy = 0;
+		return each_item(pc, line, k, v, item_tls_policy, NULL) > 0 ?
+		    -1 : 0;
+	}
 	if (k->kind == K_TRANSPORT) {
 		cfg->n_transport = 0;
 		return each_item(pc, line, k, v, item_transport, NULL) > 0 ?
@@ -703,13 +794,7 @@ set_relay(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 	}
 	switch (k->kind) {
 	case K_TLS_OUTBOUND:
-		if (strcmp(text, "may") == 0)
-			cfg->tls_outbound = TLS_OUTBOUND_MAY;
-		else if (strcmp(text, "encrypt") == 0)
-			cfg->tls_outbound = TLS_OUTBOUND_ENCRYPT;
-		else if (strcmp(text, "verify") == 0)
-			cfg->tls_outbound = TLS_OUTBOUND_VERIFY;
-		else {
+		if (tls_mode_parse(text, &cfg->tls_outbound) == -1) {
 			perr(pc, line, "%s: \"%s\" is not one of may, encrypt, "
 			    "verify", k->name, esc(e, sizeof(e), v));
 			return -1;
@@ -753,9 +838,10 @@ set_value(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 		return set_dns(pc, line, k, v);
 	case K_NETWORKS:
 		return set_networks(pc, line, k, v);
-	case K_HOSTNAME: case K_PATH: case K_USER:
+	case K_HOSTNAME: case K_PATH: case K_USER: case K_AUTH_USER:
 		return set_string(pc, line, k, v);
 	case K_TLS_OUTBOUND: case K_ROUTE: case K_TRANSPORT: case K_SCHEDULE:
+	case K_TLS_POLICY:
 		return set_relay(pc, line, k, v);
 	default:
 		break;
@@ -941,6 +1027,56 @@ check_tls(struct parse_ctx *pc)
 	SSL_CTX_free(ctx);
 }
 
+/* The line a key was set on, found by name (keys added later than the
+ * fixed KI_ indices). */
+static unsigned
+key_line_of(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return cfg->key_line[i];
+	return 0;
+}
+
+/*
+ * Smarthost credentials: both keys or neither, and the secret file must be
+ * a regular file nobody but its owner can read (the runner reads it again,
+ * with the same check, at each AUTH).
+ */
+static void
+check_relay_auth(struct parse_ctx *pc)
+{
+	struct config *cfg = pc->cfg;
+	unsigned lu = key_line_of(cfg, "relay_auth_user");
+	unsigned lp = key_line_of(cfg, "relay_auth_password_file");
+	struct stat st;
+
+	if (cfg->relay_auth_user == NULL && cfg->relay_auth_password_file ==
+	    NULL)
+		return;
+	if (cfg->relay_auth_user == NULL || cfg->relay_auth_password_file ==
+	    NULL) {
+		perr(pc, cfg->relay_auth_user == NULL ? lp : lu,
+		    "relay_auth_user and relay_auth_password_file must be set "
+		    "together");
+		return;
+	}
+	if (!cfg->has_relay_host)
+		perr(pc, lu, "relay_auth_user: needs relay_host (credentials "
+		    "are only ever sent to the smarthost)");
+	if (stat(cfg->relay_auth_password_file, &st) == -1)
+		perr(pc, lp, "relay_auth_password_file: stat(%s): %s",
+		    cfg->relay_auth_password_file, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		perr(pc, lp, "relay_auth_password_file: %s is not a regular "
+		    "file", cfg->relay_auth_password_file);
+	else if ((st.st_mode & 077) != 0)
+		perr(pc, lp, "relay_auth_password_file: %s is readable or "
+		    "writable by group or others (mode %04o; chmod 600)",
+		    cfg->relay_auth_password_file,
+		    (unsigned)(st.st_mode & 07777));
+}
+
 /* Reads at most CONFIG_MAX_FILE + 1 bytes so an oversized file is seen
  * as such without reading all of it. */
 static char *
@@ -996,6 +1132,7 @@ config_load(struct config *cfg, const char *path, bool check_files,
 	if (check_files) {
 		check_data_dir(&pc);
 		check_tls(&pc);
+		check_relay_auth(&pc);
 	}
 	return pc.nerr;
 }

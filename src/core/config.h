@@ -21,6 +21,7 @@
 #define CONFIG_MAX_KEYS	128	/* room for every key's line number */
 #define CONFIG_MAX_TRANSPORT	64	/* transport map entries */
 #define CONFIG_MAX_RETRY	16	/* queue_retry_schedule steps */
+#define CONFIG_MAX_TLS_POLICY	64	/* tls_policy map entries */
 
 struct config_listen {
 	struct sockaddr_storage	addr;
@@ -47,6 +48,12 @@ enum config_tls_outbound {
 	TLS_OUTBOUND_MAY,	/* STARTTLS when offered, any certificate */
 	TLS_OUTBOUND_ENCRYPT,	/* STARTTLS required, any certificate */
 	TLS_OUTBOUND_VERIFY	/* STARTTLS required, CA-verified, name checked */
+};
+
+/* A tls_policy entry: the STARTTLS policy for one destination domain. */
+struct config_tls_policy {
+	char				domain[256];	/* lower-cased */
+	enum config_tls_outbound	mode;
 };
 
 /* One outbound route: a fixed next hop for a domain ("*" = any). */
@@ -76,6 +83,10 @@ struct config {
 	uint64_t	max_message_size;	/* bytes, default 50M */
 	unsigned	max_recipients;		/* default 100 */
 	unsigned	max_errors;		/* per session, default 10 */
+	unsigned	max_hops;		/* Received fields, default 50 */
+	unsigned	list_rate_limit;	/* per (sender, alias) per hour;
+						   default 100, 0 = off */
+	bool		srs;			/* SRS for forwards, default on */
 	unsigned	max_sessions;		/* all workers together; default 10000 */
 	unsigned	max_sessions_per_ip;	/* default 50 */
 	unsigned	max_line_length;	/* SMTP command line, default 1000 */
@@ -92,6 +103,9 @@ struct config {
 	bool			sender_domain_check;	/* default true */
 	bool			spf_reject_fail;	/* default true: 550 5.7.23 */
 	bool			spf_reject_permerror;	/* default false */
+	/* The Public Suffix List file for DMARC (default Debian's
+	 * publicsuffix path); NULL = DMARC off. */
+	char			*public_suffix_list;
 
 	enum config_bare_newline	bare_newline;
 
@@ -108,6 +122,10 @@ struct config {
 	struct config_route	relay_host;		/* smarthost, if set */
 	size_t			n_transport;
 	struct config_route	transport[CONFIG_MAX_TRANSPORT];
+	size_t			n_tls_policy;
+	struct config_tls_policy	tls_policy[CONFIG_MAX_TLS_POLICY];
+	char			*relay_auth_user;	/* NULL = no AUTH */
+	char			*relay_auth_password_file;	/* NULL = none */
 	size_t			n_retry;		/* >= 1 */
 	unsigned		queue_retry[CONFIG_MAX_RETRY];	/* seconds */
 	unsigned		queue_max_lifetime;	/* 5 days */
@@ -215,6 +233,14 @@ int	config_parse_schedule(const char *text, unsigned *out, size_t max);
  */
 const struct config_route	*config_route_find(const struct config *,
 				    const char *domain);
+
+/*
+ * The STARTTLS policy for a destination domain (any case, one trailing dot
+ * ignored): its tls_policy entry, else tls_outbound. Never NULL; points
+ * into cfg (valid while cfg is).
+ */
+const enum config_tls_outbound	*config_tls_policy_find(
+				    const struct config *, const char *domain);
 
 /*
  * Collects up to max "nameserver" addresses (port 53) from the text of a

@@ -359,3 +359,14 @@ config_route_find(const struct config *cfg, const char *domain)
 		return any;
 	return cfg->has_relay_host ? &cfg->relay_host : NULL;
 }
+
+const enum config_tls_outbound *
+config_tls_policy_find(const struct config *cfg, const char *domain)
+{
+	struct str_view d = config_drop_trailing_dot(str_view_from(domain));
+
+	for (size_t i = 0; i < cfg->n_tls_policy; i++)
+		if (str_case_eq(d, cfg->tls_policy[i].domain))
+			return &cfg->tls_policy[i].mode;
+	return &cfg->tls_outbound;
+}

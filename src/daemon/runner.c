@@ -35,6 +35,7 @@
 #include "daemon/bounce.h"
 #include "daemon/sandbox.h"
 #include "daemon/worker.h"
+#include "policy/srs.h"
 #include "smtp/client.h"
 #include "store/store.h"
 
@@ -130,6 +131,27 @@ runner_body_offset(int fd)
 	return (off_t)(nl - head) + 1;
 }
 
+/*
+ * A forwarded copy left with our SRS address as sender: its bounce goes
+ * straight to the address inside (docs/outbound.md), not to ourselves.
+ */
+static void
+runner_srs_unwrap(const struct runner *r, char *to, size_t tosz)
+{
+	const char *at = strrchr(to, '@');
+	unsigned char key[USERDB_SECRET_LEN];
+	char orig[QUEUE_ENV_MAX_ADDR + 16];
+
+	if (r->users == NULL || at == NULL || !srs_is_srs(to) ||
+	    !config_is_local_domain(r->cfg, at + 1))
+		return;
+	userdb_derive_key(r->users, SRS_KEY_LABEL, key);
+	if (srs_reverse_address(key, sizeof(key), time(NULL), to, orig,
+	    sizeof(orig)) == SRS_OK)
+		(void)snprintf(to, tosz, "%s", orig);
+	explicit_bzero(key, sizeof(key));
+}
+
 static void
 runner_bounce(struct runner *r, const struct queue_envelope *env,
     const struct bounce_rcpt *br, size_t n)
@@ -164,6 +186,7 @@ runner_bounce(struct runner *r, const struct queue_envelope *env,
 		    cfg->n_domains > 0 ? cfg->domains[0] : cfg->hostname);
 	else
 		(void)snprintf(to, sizeof(to), "%s", env->sender);
+	runner_srs_unwrap(r, to, sizeof(to));
 	b.to = to;
 	if (bounce_send(cfg, r->store, r->users, &b, dbl, &err) == -1) {
 		log_error("relay qid=%s event=bounce-failed to=<%s> "
@@ -431,6 +454,7 @@ runner_start(struct runner *r, struct queue_envelope *env)
 	p.cfg = r->cfg;
 	p.tls_ctx = r->tls_ctx;
 	p.tls_name = host;
+	p.tls_mode = config_tls_policy_find(r->cfg, rcpt_domain(d->rcpt[0]));
 	p.addr = (const struct sockaddr *)&rt->hop.addr;
 	p.addrlen = rt->hop.addrlen;
 	p.peer_text = peer;

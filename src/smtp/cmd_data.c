@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "net/conn.h"
+#include "smtp/expand.h"
 #include "smtp/parse.h"
 #include "smtp/session_int.h"
 #include "smtp/trace.h"
@@ -40,6 +41,7 @@ data_write(struct smtp_session *s, const char *p, size_t len)
 		smtp_log(s, "event=spool-write-failed error=\"%s\"",
 		    t->write_error);
 	}
+	smtp_copies_write(s, p, len);
 }
 
 static void
@@ -125,7 +127,13 @@ data_start(struct smtp_session *s)
 		    "again later");
 		return false;
 	}
-	data_write(s, trace.data, trace.len);
+	/* Trace fields to the spool and to each alias copy's own spool. */
+	if (smtp_copies_start(s, trace.data, trace.len) == -1) {
+		buf_cleanup(&trace);
+		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try "
+		    "again later");
+		return false;
+	}
 	buf_cleanup(&trace);
 	smtp_data_init(&t->data, mode, cfg->max_message_size, data_sink, s);
 	smtp_header_init(&t->header);
@@ -200,14 +208,18 @@ commit_work(void *arg)
 	struct smtp_txn *t = job->txn;
 	const char *err = NULL;
 	struct store_delivery d = {
-		.sender = t->sender_text,
+		.sender = smtp_copies_main_sender(t),
 		.n_local = t->local.n,
 		.local = (const char *const *)t->local.v,
 		.n_remote = t->remote.n,
 		.remote = (const char *const *)t->remote.v,
 	};
 
-	job->rc = store_spool_commit(t->spool, &d, &err);
+	/* A list's automatic mail may leave no one here (expand.h). */
+	if (d.n_local + d.n_remote > 0)
+		job->rc = store_spool_commit(t->spool, &d, &err);
+	if (job->rc == 0)
+		job->rc = smtp_copies_commit(t, &err);
 	if (job->rc == -1)
 		snprintf(job->error, sizeof(job->error), "%s",
 		    err != NULL ? err : "commit failed");
@@ -282,7 +294,8 @@ data_finish(struct smtp_session *s)
 		else
 			smtp_reply(s, 451, "4.3.0", "Temporary local problem, "
 			    "try again later");
-	} else if (s->login == NULL || data_header_from_ok(s)) {
+	} else if ((s->login == NULL || data_header_from_ok(s)) &&
+	    smtp_copies_check(s)) {
 		job = xcalloc(1, sizeof(*job));
 		snprintf(job->id, sizeof(job->id), "%s", store_spool_id(t->spool));
 		job->size = store_spool_size(t->spool);

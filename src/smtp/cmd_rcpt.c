@@ -9,6 +9,8 @@
 
 #include "auth/userdb.h"
 #include "core/config.h"
+#include "policy/srs.h"
+#include "smtp/expand.h"
 #include "smtp/parse.h"
 #include "smtp/session_int.h"
 
@@ -17,12 +19,14 @@ static bool
 rcpt_local(struct smtp_session *s, const char *addr)
 {
 	struct smtp_txn *t = s->txn;
-	struct strlist local, remote;
+	struct strlist local, remote, aliases;
+	bool ok = true;
 	int rc;
 
 	strlist_init(&local);
 	strlist_init(&remote);
-	rc = userdb_resolve(s->svc->users, addr, &local, &remote);
+	strlist_init(&aliases);
+	rc = userdb_expand(s->svc->users, addr, &local, &remote, &aliases);
 	if (rc == -1) {
 		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
 		    "User unknown", addr);
@@ -50,18 +54,46 @@ rcpt_local(struct smtp_session *s, const char *addr)
 		}
 	}
 	if (local.n == 0 && remote.n == 0) {
-		strlist_clear(&local);
-		strlist_clear(&remote);
 		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
 		    "User unknown", addr);
-		return false;
+		ok = false;
+	} else if (aliases.n > 0) {
+		/* An alias: its members get their own copy (expand.h). */
+		ok = smtp_copies_rcpt(s, addr, &local, &remote, &aliases);
+	} else {
+		for (size_t i = 0; i < local.n; i++)
+			strlist_add_unique(&t->local, local.v[i]);
+		for (size_t i = 0; i < remote.n; i++)
+			strlist_add_unique(&t->remote, remote.v[i]);
 	}
-	for (size_t i = 0; i < local.n; i++)
-		strlist_add_unique(&t->local, local.v[i]);
-	for (size_t i = 0; i < remote.n; i++)
-		strlist_add_unique(&t->remote, remote.v[i]);
 	strlist_clear(&local);
 	strlist_clear(&remote);
+	strlist_clear(&aliases);
+	return ok;
+}
+
+/*
+ * A bounce to an SRS address we made when forwarding (docs/outbound.md):
+ * verified and reversed, then routed like any recipient. It is relayed
+ * for any client: the hash is the authorisation.
+ */
+static bool
+rcpt_srs(struct smtp_session *s, char *addr, size_t addrsz)
+{
+	char orig[ADDR_FORMAT_MAX];
+	const char *at;
+
+	if (!smtp_srs_rcpt(s, addr, orig, sizeof(orig)))
+		return false;
+	if (str_copy(addr, addrsz, str_view_from(orig)) == -1) {
+		smtp_reply(s, 550, "5.1.1", "<%s>: Recipient address rejected: "
+		    "invalid SRS address", addr);
+		return false;
+	}
+	at = strrchr(addr, '@');
+	if (at != NULL && config_is_local_domain(s->svc->cfg, at + 1))
+		return rcpt_local(s, addr);
+	strlist_add_unique(&s->txn->remote, addr);
 	return true;
 }
 
@@ -99,7 +131,11 @@ smtp_cmd_rcpt(struct smtp_session *s, struct str_view args)
 	str_lower(addr);
 	if (config_is_local_domain(cfg, strchr(addr, '@') != NULL ?
 	    strchr(addr, '@') + 1 : "")) {
-		if (!rcpt_local(s, addr))
+		if (srs_is_srs(addr) && !userdb_is_account(s->svc->users, addr) &&
+		    !userdb_is_alias(s->svc->users, addr)) {
+			if (!rcpt_srs(s, addr, sizeof(addr)))
+				return CMD_DONE;
+		} else if (!rcpt_local(s, addr))
 			return CMD_DONE;
 	} else if (s->login != NULL || s->is_trusted) {
 		strlist_add_unique(&t->remote, addr);

@@ -23,6 +23,8 @@ enum {
 	HF_NONE,	/* before the first field */
 	HF_OTHER,
 	HF_FROM_FIRST,	/* the first From: its value is kept */
+	HF_DELIVERED_TO,	/* one of the first SMTP_HEADER_DT_MAX */
+	HF_AUTO_SUBMITTED,	/* the first Auto-Submitted */
 };
 
 void
@@ -55,7 +57,15 @@ field_begin(struct smtp_header *h)
 		h->has_date = true;
 	else if (n == 10 && strncasecmp(h->name, "Message-ID", 10) == 0)
 		h->has_message_id = true;
-	else if (n == 4 && strncasecmp(h->name, "From", 4) == 0) {
+	else if (n == 12 && strncasecmp(h->name, "Delivered-To", 12) == 0) {
+		count(&h->delivered_to_count);
+		if (h->delivered_to_count <= SMTP_HEADER_DT_MAX)
+			h->field = HF_DELIVERED_TO;
+	} else if (n == 14 && strncasecmp(h->name, "Auto-Submitted", 14) == 0) {
+		if (!h->has_auto_submitted)
+			h->field = HF_AUTO_SUBMITTED;
+		h->has_auto_submitted = true;
+	} else if (n == 4 && strncasecmp(h->name, "From", 4) == 0) {
 		count(&h->from_count);
 		if (h->from_count == 1)
 			h->field = HF_FROM_FIRST;
@@ -80,6 +90,38 @@ from_add(struct smtp_header *h, char c)
 	h->from_wsp = wsp ? h->from_wsp + 1 : 0;
 }
 
+/* Where the value of a captured short field goes, and its limit. */
+static char *
+cap_target(struct smtp_header *h, size_t *max)
+{
+	if (h->field == HF_DELIVERED_TO) {
+		*max = SMTP_HEADER_DT_LEN;
+		return h->delivered_to[h->delivered_to_count - 1];
+	}
+	*max = SMTP_HEADER_AUTO_LEN;
+	return h->auto_submitted;
+}
+
+/* One octet of a Delivered-To/Auto-Submitted value, unfolded, trimmed. */
+static void
+cap_add(struct smtp_header *h, char c)
+{
+	bool wsp = c == ' ' || c == '\t';
+	size_t max;
+	char *dst = cap_target(h, &max);
+
+	if ((wsp && h->cap_len == 0) || h->cap_over)
+		return;
+	if (h->cap_len >= max) {
+		if (!wsp)
+			h->cap_over = true;
+		return;
+	}
+	dst[h->cap_len++] = c;
+	dst[h->cap_len] = '\0';
+	h->cap_wsp = wsp ? h->cap_wsp + 1 : 0;
+}
+
 /* The current field ends (a new line does not continue it). */
 static void
 field_end(struct smtp_header *h)
@@ -88,6 +130,23 @@ field_end(struct smtp_header *h)
 		h->from_len -= h->from_wsp;
 		h->from[h->from_len] = '\0';
 		h->from_wsp = 0;
+	} else if (h->field == HF_DELIVERED_TO ||
+	    h->field == HF_AUTO_SUBMITTED) {
+		size_t max;
+		char *dst = cap_target(h, &max);
+
+		/*
+		 * An over-long Delivered-To matches nothing; Auto-Submitted
+		 * keeps its start (the keyword is what matters).
+		 */
+		if (h->cap_over && h->field == HF_DELIVERED_TO)
+			h->cap_len = 0;
+		else
+			h->cap_len -= h->cap_wsp;
+		dst[h->cap_len] = '\0';
+		h->cap_len = 0;
+		h->cap_wsp = 0;
+		h->cap_over = false;
 	}
 	h->field = HF_OTHER;
 }
@@ -127,6 +186,12 @@ bad_line(struct smtp_header *h, uint64_t chunk_start)
 static void
 value_octet(struct smtp_header *h, char c)
 {
+	if (h->field == HF_DELIVERED_TO || h->field == HF_AUTO_SUBMITTED) {
+		/* CR is dropped: only the LF decides where a line ends. */
+		if (c != '\r')
+			cap_add(h, c);
+		return;
+	}
 	if (h->field != HF_FROM_FIRST)
 		return;
 	if (h->pending_cr) {

@@ -4,7 +4,8 @@
  * any size. It records what the session's policy needs (Received count
  * for the hop limit, From count and the first From value for submission
  * checks, whether Date and Message-ID exist) and says where the header
- * section ends, while the session streams the message to disk, so fields
+ * section ends, plus the Delivered-To and Auto-Submitted values for
+ * loop protection, while the session streams the message to disk, so fields
  * can be added there without buffering the message. Fixed-size state, no
  * allocation, no I/O.
  *
@@ -24,6 +25,10 @@
 #define SMTP_HEADER_FROM_MAX	2048	/* unfolded From value kept */
 #define SMTP_HEADER_NAME_MAX	16	/* longest field name we compare */
 #define SMTP_HEADER_MORE	SIZE_MAX
+/* Delivered-To values kept (the first ones: the most recent hops). */
+#define SMTP_HEADER_DT_MAX	16
+#define SMTP_HEADER_DT_LEN	255	/* longer values are kept as "" */
+#define SMTP_HEADER_AUTO_LEN	31	/* Auto-Submitted value kept */
 
 struct smtp_header {
 	/* Read-only results. */
@@ -52,6 +57,20 @@ struct smtp_header {
 	char		from[SMTP_HEADER_FROM_MAX + 1];
 	size_t		from_len;
 	bool		from_truncated;
+	/*
+	 * Loop detection (docs/outbound.md): the values of the first
+	 * SMTP_HEADER_DT_MAX Delivered-To fields, unfolded and trimmed like
+	 * From ("" when longer than SMTP_HEADER_DT_LEN), and how many there
+	 * were in all (saturating).
+	 */
+	char		delivered_to[SMTP_HEADER_DT_MAX][SMTP_HEADER_DT_LEN + 1];
+	unsigned	delivered_to_count;
+	/*
+	 * RFC 3834 5: the first Auto-Submitted value (its first
+	 * SMTP_HEADER_AUTO_LEN octets, trimmed), or "" when absent.
+	 */
+	bool		has_auto_submitted;
+	char		auto_submitted[SMTP_HEADER_AUTO_LEN + 1];
 
 	/* Private. */
 	int		state;
@@ -60,6 +79,9 @@ struct smtp_header {
 	size_t		name_len;
 	uint64_t	line_start;
 	size_t		from_wsp;	/* trailing spaces held in from[] */
+	size_t		cap_len;	/* Delivered-To/Auto-Submitted capture */
+	size_t		cap_wsp;
+	bool		cap_over;
 	bool		pending_cr;
 	char		last_octet;
 };

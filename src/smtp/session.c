@@ -24,6 +24,7 @@
 #include "net/conn.h"
 #include "net/threadpool.h"
 #include "net/tls.h"
+#include "smtp/expand.h"
 #include "smtp/session_int.h"
 #include "store/store.h"
 
@@ -168,6 +169,7 @@ smtp_txn_free(struct smtp_txn **tp)
 	*tp = NULL;
 	if (t->spool != NULL)
 		store_spool_abort(&t->spool);
+	smtp_copies_free(&t->copies);
 	strlist_clear(&t->local);
 	strlist_clear(&t->remote);
 	free(t);

@@ -25,6 +25,7 @@ struct event;
 struct sasl_session;
 struct store_spool;
 struct smtp_mail_check;
+struct smtp_copies;
 
 /* Session states are bits so a command table row lists where a verb is legal. */
 enum smtp_state {
@@ -71,6 +72,7 @@ struct smtp_txn {
 	char			 first_rcpt[ADDR_FORMAT_MAX];
 	struct strlist		 local;		/* accounts, deduplicated */
 	struct strlist		 remote;	/* addresses for the queue */
+	struct smtp_copies	*copies;	/* aliases' copies (expand.h) */
 	struct store_spool	*spool;
 	struct smtp_data	 data;		/* DATA/BDAT reader state */
 	struct smtp_header	 header;	/* header scanner state */

@@ -65,7 +65,7 @@ class FakePeer:
 				elif up.startswith("HELO"):
 					await send("250 fake.peer")
 				elif up.startswith("MAIL FROM:"):
-					t["mail"] = cmd[10:]
+					t = {"mail": cmd[10:], "rcpts": [], "data": None}
 					await send("250 2.1.0 ok")
 				elif up.startswith("RCPT TO:"):
 					m = re.match(r"<([^>]*)>", cmd[8:])
@@ -74,6 +74,10 @@ class FakePeer:
 					if a.startswith("2"):
 						t["rcpts"].append(rcpt)
 					await send(a)
+				elif up == "DATA" and not t["rcpts"]:
+					# As real servers do (RFC 2920 3.1 lets a pipelining
+					# client send DATA after refused recipients).
+					await send("554 5.5.1 no valid recipients")
 				elif up == "DATA":
 					await send("354 go ahead")
 					data = b""
@@ -95,6 +99,7 @@ class FakePeer:
 					await send("221 2.0.0 bye")
 					break
 				elif up == "RSET":
+					t = {"mail": None, "rcpts": [], "data": None}
 					await send("250 2.0.0 ok")
 				else:
 					await send("502 5.5.2 not here")

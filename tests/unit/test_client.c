@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,127 @@ test_client_reply_ehlo_keywords(void **state)
 	assert_int_equal(feed_reply(&a, "250-x\r\n250 SIZE\r\n"), 1);
 	assert_true(a.has_size);
 	assert_int_equal(a.size, 0);
+	assert_false(a.has_pipelining);
+	assert_false(a.has_8bitmime);
+}
+
+/* Every keyword the client acts on, and the AUTH mechanism lists. */
+static const struct {
+	const char	*ehlo;
+	bool		 pipelining, eightbit, utf8, enhanced, plain, login;
+} keyword_cases[] = {
+	{ "250-h\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+	    "250 ENHANCEDSTATUSCODES\r\n", true, true, true, true, false,
+	    false },
+	{ "250-h\r\n250 AUTH PLAIN LOGIN CRAM-MD5\r\n", false, false, false,
+	    false, true, true },
+	{ "250-h\r\n250 auth login\r\n", false, false, false, false, false,
+	    true },
+	/* The pre-RFC 4954 form some servers still announce. */
+	{ "250-h\r\n250 AUTH=PLAIN\r\n", false, false, false, false, true,
+	    false },
+	{ "250-h\r\n250 AUTH=LOGIN PLAIN\r\n", false, false, false, false,
+	    true, true },
+	/* Look-alikes are not the keywords. */
+	{ "250-h\r\n250-PIPELINING2\r\n250-AUTHX PLAIN\r\n250 X-8BITMIME\r\n",
+	    false, false, false, false, false, false },
+	{ "250-h\r\n250 AUTH SCRAM-SHA-256\r\n", false, false, false, false,
+	    false, false },
+	/* Keywords only count after the first line. */
+	{ "250 PIPELINING\r\n", false, false, false, false, false, false },
+};
+
+static void
+test_client_reply_keywords(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(keyword_cases) / sizeof(keyword_cases[0]);
+	    i++) {
+		struct smtp_reply_acc a;
+
+		assert_int_equal(feed_reply(&a, keyword_cases[i].ehlo), 1);
+		if (a.has_pipelining != keyword_cases[i].pipelining ||
+		    a.has_8bitmime != keyword_cases[i].eightbit ||
+		    a.has_smtputf8 != keyword_cases[i].utf8 ||
+		    a.has_enhanced != keyword_cases[i].enhanced ||
+		    a.has_auth_plain != keyword_cases[i].plain ||
+		    a.has_auth_login != keyword_cases[i].login)
+			fail_msg("case %zu: %d%d%d%d%d%d", i, a.has_pipelining,
+			    a.has_8bitmime, a.has_smtputf8, a.has_enhanced,
+			    a.has_auth_plain, a.has_auth_login);
+	}
+}
+
+static const struct {
+	const char	*reply;
+	int		 rc;
+	const char	*status;
+} status_code_cases[] = {
+	{ "550 5.1.1 no such user", 0, "5.1.1" },
+	{ "250 2.0.0 Ok: queued as X", 0, "2.0.0" },
+	{ "451 4.7.1 greylisted", 0, "4.7.1" },
+	{ "552 5.3.4", 0, "5.3.4" },
+	{ "554 5.123.999 max digits", 0, "5.123.999" },
+	{ "550 4.1.1 class differs from the code", -1, "" },
+	{ "550 5.1.1000 too long", -1, "" },
+	{ "550 5.1 short", -1, "" },
+	{ "550 5..1 empty", -1, "" },
+	{ "550 3.1.1 bad class", -1, "" },
+	{ "550 5.1.1x glued", -1, "" },
+	{ "550 no code", -1, "" },
+	{ "550", -1, "" },
+	{ "550-5.1.1 continuation form", -1, "" },
+};
+
+static void
+test_client_reply_status(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(status_code_cases) /
+	    sizeof(status_code_cases[0]); i++) {
+		char out[16] = "junk";
+
+		if (smtp_reply_status(status_code_cases[i].reply, out) !=
+		    status_code_cases[i].rc)
+			fail_msg("case %zu: %s", i, status_code_cases[i].reply);
+		assert_string_equal(out, status_code_cases[i].status);
+	}
+}
+
+static const struct {
+	const char	*head;
+	bool		 utf8;
+} head_cases[] = {
+	{ "Received: from a by b with UTF8SMTPS id 1;\r\n\tdate\r\n\r\nbody",
+	    true },
+	{ "Authentication-Results: x; spf=pass\r\nReceived: from a\r\n"
+	    "\tby b\r\n\twith UTF8SMTPSA id 2;\r\n\r\n", true },
+	{ "received: from a by b with utf8smtp;\r\n\r\n", true },
+	{ "Received: from a by b with ESMTPS id 1;\r\n\r\n", false },
+	/* Only the newest Received field, ours, counts. */
+	{ "Received: from a by b with ESMTPS;\r\nReceived: from c by d with "
+	    "UTF8SMTP;\r\n\r\n", false },
+	/* Not in the header section. */
+	{ "Subject: x\r\n\r\nReceived: by b with UTF8SMTP;\r\n", false },
+	{ "Subject: with UTF8SMTP\r\n\r\n", false },
+	{ "X-Received: by b with UTF8SMTP;\r\n\r\n", false },
+	{ "", false },
+	/* A field cut off by the scan limit is not trusted. */
+	{ "Received: from a by b with UTF8SMTP", false },
+};
+
+static void
+test_client_message_classify(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(head_cases) / sizeof(head_cases[0]); i++)
+		if (smtp_head_received_utf8(head_cases[i].head,
+		    strlen(head_cases[i].head)) != head_cases[i].utf8)
+			fail_msg("case %zu", i);
+	assert_false(smtp_text_is_8bit("plain ascii\r\n~", 15));
+	assert_true(smtp_text_is_8bit("caf\xc3\xa9", 5));
+	assert_true(smtp_text_is_8bit("\x80", 1));
+	assert_false(smtp_text_is_8bit("\x80", 0));
 }
 
 static void
@@ -228,6 +350,9 @@ main(void)
 		cmocka_unit_test(test_client_reply_lines),
 		cmocka_unit_test(test_client_reply_ehlo_keywords),
 		cmocka_unit_test(test_client_reply_too_many_lines),
+		cmocka_unit_test(test_client_reply_keywords),
+		cmocka_unit_test(test_client_reply_status),
+		cmocka_unit_test(test_client_message_classify),
 		cmocka_unit_test(test_client_stuffer),
 		cmocka_unit_test(test_client_bounce_status),
 		cmocka_unit_test(test_client_bounce_format),

@@ -67,6 +67,9 @@ test_config_defaults(void **state)
 	assert_int_equal(c.max_message_size, 50 * 1024 * 1024);
 	assert_int_equal(c.max_recipients, 100);
 	assert_int_equal(c.max_errors, 10);
+	assert_int_equal(c.max_hops, 50);
+	assert_int_equal(c.list_rate_limit, 100);
+	assert_true(c.srs);
 	assert_int_equal(c.max_sessions, 10000);
 	assert_int_equal(c.max_sessions_per_ip, 50);
 	assert_int_equal(c.max_line_length, 1000);
@@ -114,6 +117,9 @@ static const char every_key[] =
     "max_message_size = 10M\n"
     "max_recipients = 500\n"
     "max_errors = 5\n"
+    "max_hops = 30\n"
+    "list_rate_limit = 0\n"
+    "srs = no\n"
     "max_sessions = 200\n"
     "max_sessions_per_ip = 7\n"
     "max_line_length = 2048\n"
@@ -147,6 +153,10 @@ static const char every_key[] =
     "sender_domain_check = no\n"
     "spf_reject_fail = off\n"
     "spf_reject_permerror = yes\n"
+    "public_suffix_list = /srv/psl.dat\n"
+    "tls_policy = Example.ORG.=encrypt, legacy.example=may\n"
+    "relay_auth_user = relay@example.org\n"
+    "relay_auth_password_file = /etc/sealpost/relay.secret\n"
     "sandbox = no\n";
 
 static void
@@ -179,6 +189,9 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.max_message_size, 10 * 1024 * 1024);
 	assert_int_equal(c.max_recipients, 500);
 	assert_int_equal(c.max_errors, 5);
+	assert_int_equal(c.max_hops, 30);
+	assert_int_equal(c.list_rate_limit, 0);
+	assert_false(c.srs);
 	assert_int_equal(c.max_sessions, 200);
 	assert_int_equal(c.max_sessions_per_ip, 7);
 	assert_int_equal(c.max_line_length, 2048);
@@ -208,6 +221,7 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.sender_domain_check);
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
+	assert_string_equal(c.public_suffix_list, "/srv/psl.dat");
 	assert_false(c.sandbox);
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
@@ -234,6 +248,17 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.timeout_relay_data, 240);
 	assert_int_equal(c.timeout_relay_data_block, 300);
 	assert_int_equal(c.timeout_relay_dot, 360);
+	assert_int_equal(c.n_tls_policy, 2);
+	assert_string_equal(c.tls_policy[0].domain, "example.org");
+	assert_int_equal(*config_tls_policy_find(&c, "EXAMPLE.org."),
+	    TLS_OUTBOUND_ENCRYPT);
+	assert_int_equal(*config_tls_policy_find(&c, "legacy.example"),
+	    TLS_OUTBOUND_MAY);
+	assert_ptr_equal(config_tls_policy_find(&c, "sub.example.org"),
+	    &c.tls_outbound);
+	assert_string_equal(c.relay_auth_user, "relay@example.org");
+	assert_string_equal(c.relay_auth_password_file,
+	    "/etc/sealpost/relay.secret");
 	/* every_key sets each key once, one per line, in table order */
 	assert_int_equal(config_key_count(), count_lines(every_key));
 	for (size_t i = 0; i < config_key_count(); i++)
@@ -300,6 +325,15 @@ static const struct {
 	    "queue_retry_schedule:" },
 	{ "queue_max_lifetime = 59\n", "queue_max_lifetime: 59 is out" },
 	{ "timeout_relay_dot = 0\n", "timeout_relay_dot: 0 is out" },
+	{ "tls_policy = example.org\n", "tls_policy: \"example.org\" is not "
+	    "domain=" },
+	{ "tls_policy = example.org=always\n", "tls_policy: \"always\" is not "
+	    "one of may, encrypt, verify" },
+	{ "tls_policy = bad_d=verify\n", "tls_policy: \"bad_d\" is not a "
+	    "domain" },
+	{ "relay_auth_user = a b\n", "t.conf:1: relay_auth_user: \"a b\"" },
+	{ "relay_auth_password_file = secret\n",
+	    "relay_auth_password_file: \"secret\" is not an absolute path" },
 };
 
 static void
@@ -870,6 +904,40 @@ test_config_load_checks_files(void **state)
 	    "tls_key are needed"));
 	buf_cleanup(&e);
 
+	/* Smarthost credentials: a secret file others can read, a lone
+	 * user, and no relay_host. */
+	snprintf(text, sizeof(text), "data_dir = %s\nrelay_host = "
+	    "[127.0.0.1]:587\nrelay_auth_user = u\nrelay_auth_password_file = "
+	    "%s/b.key\ntls_cert = %s/a.crt\ntls_key = %s/a.key\n", dir, dir,
+	    dir, dir);
+	write_file(dir, "auth.conf", text);
+	snprintf(text, sizeof(text), "%s/b.key", dir);
+	assert_int_equal(chmod(text, 0600), 0);
+	assert_int_equal(load(dir, "auth.conf", true, &e), 0);
+	buf_cleanup(&e);
+	assert_int_equal(chmod(text, 0640), 0);
+	assert_int_equal(load(dir, "auth.conf", true, &e), 1);
+	assert_non_null(strstr(errtext(&e), "auth.conf:4: "
+	    "relay_auth_password_file: "));
+	assert_non_null(strstr(errtext(&e), "mode 0640"));
+	buf_cleanup(&e);
+	assert_int_equal(chmod(text, 0600), 0);
+	snprintf(text, sizeof(text), "data_dir = %s\nrelay_auth_user = u\n"
+	    "tls_cert = %s/a.crt\ntls_key = %s/a.key\n", dir, dir, dir);
+	write_file(dir, "authlone.conf", text);
+	assert_int_equal(load(dir, "authlone.conf", true, &e), 1);
+	assert_non_null(strstr(errtext(&e), "authlone.conf:2: relay_auth_user "
+	    "and relay_auth_password_file must be set together"));
+	buf_cleanup(&e);
+	snprintf(text, sizeof(text), "data_dir = %s\nrelay_auth_user = u\n"
+	    "relay_auth_password_file = %s/b.key\ntls_cert = %s/a.crt\n"
+	    "tls_key = %s/a.key\n", dir, dir, dir, dir);
+	write_file(dir, "authnohost.conf", text);
+	assert_int_equal(load(dir, "authnohost.conf", true, &e), 1);
+	assert_non_null(strstr(errtext(&e), "authnohost.conf:2: relay_auth_user:"
+	    " needs relay_host"));
+	buf_cleanup(&e);
+
 	/* A file that cannot be read. */
 	assert_int_equal(load(dir, "absent.conf", false, &e), 1);
 	assert_non_null(strstr(errtext(&e), "absent.conf:0: No such file"));
@@ -878,7 +946,8 @@ test_config_load_checks_files(void **state)
 	{
 		static const char *const names[] = { "a.crt", "a.key", "b.crt",
 		    "b.key", "good.conf", "mismatch.conf", "missing.conf",
-		    "lone.conf", "defaults.conf" };
+		    "lone.conf", "defaults.conf", "auth.conf", "authlone.conf",
+		    "authnohost.conf" };
 		char p[256];
 
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

@@ -286,6 +286,87 @@ test_header_counts_saturate_and_done_is_final(void **state)
 	assert_true(h.end_offset == 13);
 }
 
+struct loop_case {
+	const char	*name;
+	const char	*msg;
+	unsigned	 dt_count;
+	const char	*dt[3];		/* first values expected */
+	bool		 has_auto;
+	const char	*auto_value;
+};
+
+static const struct loop_case loop_cases[] = {
+	{ "none", "From: a@b\r\n\r\nDelivered-To: body@x\r\n", 0,
+	    { NULL }, false, "" },
+	{ "two delivered-to", "Delivered-To: list-a@one.test\r\n"
+	    "Received: x\r\ndelivered-to:  <B@Two.Test> \r\n\r\n", 2,
+	    { "list-a@one.test", "<B@Two.Test>" }, false, "" },
+	{ "folded value", "Delivered-To:\r\n a@b\r\n\r\n", 1, { "a@b" },
+	    false, "" },
+	{ "too long is empty", "Delivered-To: "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "@b\r\nDelivered-To: c@d\r\n\r\n", 2, { "", "c@d" }, false, "" },
+	{ "auto-replied", "Auto-Submitted: auto-replied (vacation)\r\n\r\n",
+	    0, { NULL }, true, "auto-replied (vacation)" },
+	{ "auto no, first wins", "auto-submitted: no\r\n"
+	    "Auto-Submitted: auto-generated\r\n\r\n", 0, { NULL }, true,
+	    "no" },
+	{ "auto long keeps start", "Auto-Submitted: auto-generated; "
+	    "a-very-long-parameter-list=yes\r\n\r\n", 0, { NULL }, true,
+	    "auto-generated; a-very-long-par" },
+};
+
+/* Delivered-To and Auto-Submitted values, in every chunking. */
+static void
+test_header_loop_fields(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(loop_cases) / sizeof(loop_cases[0]);
+	    i++) {
+		const struct loop_case *c = &loop_cases[i];
+
+		for (size_t chunking = 0; chunking < 8; chunking++) {
+			struct smtp_header h;
+
+			(void)run(c->msg, strlen(c->msg), chunking, &h);
+			if (h.delivered_to_count != c->dt_count ||
+			    h.has_auto_submitted != c->has_auto ||
+			    strcmp(h.auto_submitted, c->auto_value) != 0)
+				fail_msg("loop case \"%s\" chunking %zu: dt %u "
+				    "auto %d \"%s\"", c->name, chunking,
+				    h.delivered_to_count, h.has_auto_submitted,
+				    h.auto_submitted);
+			for (size_t j = 0; j < c->dt_count && j < 3; j++)
+				if (strcmp(h.delivered_to[j], c->dt[j]) != 0)
+					fail_msg("loop case \"%s\" chunking %zu: "
+					    "dt[%zu] \"%s\"", c->name, chunking,
+					    j, h.delivered_to[j]);
+		}
+	}
+}
+
+/* More Delivered-To fields than kept: counted, the first ones kept. */
+static void
+test_header_delivered_to_overflow(void **state)
+{
+	char msg[4096];
+	size_t len = 0;
+	struct smtp_header h;
+
+	(void)state;
+	for (int i = 0; i < SMTP_HEADER_DT_MAX + 5; i++)
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len,
+		    "Delivered-To: l%d@x\r\n", i);
+	len += (size_t)snprintf(msg + len, sizeof(msg) - len, "\r\n");
+	(void)run(msg, len, 1, &h);
+	assert_int_equal(h.delivered_to_count, SMTP_HEADER_DT_MAX + 5);
+	assert_string_equal(h.delivered_to[0], "l0@x");
+	assert_string_equal(h.delivered_to[SMTP_HEADER_DT_MAX - 1], "l15@x");
+}
+
 int
 main(void)
 {
@@ -295,6 +376,8 @@ main(void)
 		cmocka_unit_test(test_header_from_truncated),
 		cmocka_unit_test(test_header_split_inserts_correctly),
 		cmocka_unit_test(test_header_counts_saturate_and_done_is_final),
+		cmocka_unit_test(test_header_loop_fields),
+		cmocka_unit_test(test_header_delivered_to_overflow),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

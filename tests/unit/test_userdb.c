@@ -20,6 +20,7 @@
 #include "auth/scram.h"
 #include "auth/userdb.h"
 #include "core/buf.h"
+#include "core/str.h"
 #include "core/strlist.h"
 
 static char *const domains[] = { "example.org", "example.net" };
@@ -214,6 +215,70 @@ test_userdb_resolve_aliases(void **state)
 		strlist_clear(&l);
 		strlist_clear(&r);
 	}
+	userdb_free(&db);
+}
+
+/* userdb_expand also names every alias it went through, the top first. */
+static void
+test_userdb_expand_lists_aliases(void **state)
+{
+	static const struct {
+		const char	*addr;
+		int		 rc;
+		const char	*aliases;
+	} cases[] = {
+		{ "alice@example.org", 0, "" },
+		{ "fwd@example.org", 0, "fwd@example.org" },
+		{ "ALL@example.org", 0, "all@example.org postmaster@example.org "
+		    "team@example.org" },
+		{ "half@example.org", 0, "half@example.org loop1@example.org "
+		    "loop2@example.org" },
+		{ "loop1@example.org", -2, "" },
+		{ "nobody@example.org", -1, "" },
+	};
+	struct userdb *db = db_from_text(users_text, aliases_text, "");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct strlist l, r, a;
+		int rc;
+
+		strlist_init(&l);
+		strlist_init(&r);
+		strlist_init(&a);
+		rc = userdb_expand(db, cases[i].addr, &l, &r, &a);
+		if (rc != cases[i].rc)
+			fail_msg("%s: rc %d, want %d", cases[i].addr, rc,
+			    cases[i].rc);
+		if (a.n > 0) {
+			char top[64];
+
+			snprintf(top, sizeof(top), "%s", cases[i].addr);
+			str_lower(top);
+			assert_string_equal(a.v[0], top);
+		}
+		assert_string_equal(joined(&a), cases[i].aliases);
+		strlist_clear(&l);
+		strlist_clear(&r);
+		strlist_clear(&a);
+	}
+	userdb_free(&db);
+}
+
+/* Derived keys: stable, distinct per label, different from the secret. */
+static void
+test_userdb_derive_key(void **state)
+{
+	unsigned char k1[USERDB_SECRET_LEN], k2[USERDB_SECRET_LEN];
+	unsigned char k3[USERDB_SECRET_LEN];
+	struct userdb *db = db_from_text(users_text, aliases_text, "");
+
+	(void)state;
+	userdb_derive_key(db, "sealpost srs v1", k1);
+	userdb_derive_key(db, "sealpost srs v1", k2);
+	userdb_derive_key(db, "another label", k3);
+	assert_memory_equal(k1, k2, sizeof(k1));
+	assert_memory_not_equal(k1, k3, sizeof(k1));
 	userdb_free(&db);
 }
 
@@ -751,6 +816,8 @@ main(void)
 		cmocka_unit_test(test_userdb_rejects_malformed_files),
 		cmocka_unit_test(test_userdb_resolve_aliases),
 		cmocka_unit_test(test_userdb_resolve_depth_limit),
+		cmocka_unit_test(test_userdb_expand_lists_aliases),
+		cmocka_unit_test(test_userdb_derive_key),
 		cmocka_unit_test(test_userdb_login_owns),
 		cmocka_unit_test(test_userdb_apop),
 		cmocka_unit_test(test_userdb_password_job),
