@@ -276,6 +276,18 @@ sb_landlock(const struct config *cfg, enum sandbox_role role)
 		if (sb_allow_path(rs, sb_read_paths[i], FS_READ,
 		    attr.handled_access_fs) == -1)
 			goto out;
+	/*
+	 * Files the configuration names that are read after start: the
+	 * public suffix list (DMARC, loaded by the sessions) and the
+	 * runner's smarthost password (read per delivery, so a changed file
+	 * needs no reload).
+	 */
+	if ((cfg->public_suffix_list != NULL && sb_allow_path(rs,
+	    cfg->public_suffix_list, FS_READ, attr.handled_access_fs) == -1) ||
+	    (role == SANDBOX_RUNNER && cfg->relay_auth_password_file != NULL &&
+	    sb_allow_path(rs, cfg->relay_auth_password_file, FS_READ,
+	    attr.handled_access_fs) == -1))
+		goto out;
 	/* Sanitizer runtimes read their own maps when they report. */
 	if (!sandbox_seccomp_built() && sb_allow_path(rs, "/proc/self",
 	    FS_READ, attr.handled_access_fs) == -1)

@@ -37,6 +37,7 @@ struct fixture {
 	char		root[64];	/* holds data/ and etc/ */
 	char		data[96];
 	char		conf[192];
+	char		secret[96];	/* relay_auth_password_file */
 	struct config	cfg;
 };
 
@@ -53,11 +54,15 @@ setup(void **state)
 	snprintf(f->conf, sizeof(f->conf), "%s/sealpost.conf", confdir);
 	assert_int_equal(mkdir(f->data, 0700), 0);
 	assert_int_equal(mkdir(confdir, 0700), 0);
+	snprintf(f->secret, sizeof(f->secret), "%s/relay.secret", f->root);
+	close(open(f->secret, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 	config_defaults(&f->cfg);
 	free(f->cfg.data_dir);
 	f->cfg.data_dir = xstrdup(f->data);
 	free(f->cfg.path);
 	f->cfg.path = xstrdup(f->conf);
+	free(f->cfg.relay_auth_password_file);
+	f->cfg.relay_auth_password_file = xstrdup(f->secret);
 	/* The DNS port a worker may still reach over TCP. */
 	f->cfg.n_dns = 1;
 	assert_int_equal(config_parse_dns_server("127.0.0.1:5353",
@@ -171,6 +176,29 @@ test_sandbox_files_outside_data_dir_refused(void **state)
 	st = in_sandbox(f, SANDBOX_RUNNER, child_files);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int
+child_secret_readable(struct fixture *f)
+{
+	return open_errno(f->secret, O_RDONLY);
+}
+
+/* The smarthost password: the runner reads it per delivery, a worker never. */
+static void
+test_sandbox_relay_secret_runner_only(void **state)
+{
+	struct fixture *f = *state;
+	int st;
+
+	if (sandbox_landlock_abi() < 2)
+		skip();
+	st = in_sandbox(f, SANDBOX_RUNNER, child_secret_readable);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	st = in_sandbox(f, SANDBOX_WORKER, child_secret_readable);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), EACCES);
 }
 
 static int
@@ -384,6 +412,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
 		    test_sandbox_files_outside_data_dir_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sandbox_relay_secret_runner_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sandbox_config_off_confines_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
