@@ -141,10 +141,16 @@ sb_allow_path(int ruleset, const char *path, uint64_t rights,
 	struct stat sb;
 	int fd = open(path, O_PATH | O_CLOEXEC);
 
-	if (fd == -1)
-		return errno == ENOENT || errno == ENOTDIR || errno == EACCES ?
-		    0 : -1;
+	if (fd == -1) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
+			return 0;
+		log_error("sandbox event=landlock-rule-failed path=%s "
+		    "error=\"open: %s\"", path, strerror(errno));
+		return -1;
+	}
 	if (fstat(fd, &sb) == -1) {
+		log_error("sandbox event=landlock-rule-failed path=%s "
+		    "error=\"fstat: %s\"", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -182,6 +188,25 @@ sb_dirname(const char *path, char *out, size_t outsz)
 		n = snprintf(out, outsz, "%.*s", (int)(slash - path), path);
 	if (n < 0 || (size_t)n >= outsz)
 		out[0] = '\0';
+}
+
+/*
+ * What of the configuration's place is readable: its directory (files
+ * the administrator keeps next to it, e.g. keys a later feature reads),
+ * or only the file itself when it lives directly in a system directory,
+ * which would open all of /etc.
+ */
+static void
+sb_confdir(const struct config *cfg, char *out, size_t outsz)
+{
+	static const char *const shared[] = { "/", "/etc", "/usr/local/etc" };
+	const char *path = cfg->path != NULL ? cfg->path : ".";
+
+	sb_dirname(path, out, outsz);
+	for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+		if (strcmp(out, shared[i]) == 0 &&
+		    snprintf(out, outsz, "%s", path) >= (int)outsz)
+			out[0] = '\0';
 }
 
 static uint64_t
@@ -262,8 +287,7 @@ sb_landlock(const struct config *cfg, enum sandbox_role role)
 		    strerror(errno));
 		return -1;
 	}
-	sb_dirname(cfg->path != NULL ? cfg->path : ".", confdir,
-	    sizeof(confdir));
+	sb_confdir(cfg, confdir, sizeof(confdir));
 	if (sb_allow_path(rs, cfg->data_dir, FS_DATA,
 	    attr.handled_access_fs) == -1 ||
 	    (confdir[0] != '\0' && sb_allow_path(rs, confdir, FS_READ,

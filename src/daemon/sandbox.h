@@ -28,7 +28,8 @@ struct sandbox_result {
  * when cfg->sandbox is false). Must run before the process starts any
  * thread: Landlock binds the calling thread and the threads it creates
  * later, never existing ones. Filesystem: cfg->data_dir read-write; the
- * directory of cfg->path, cfg->public_suffix_list, the runner's
+ * directory of cfg->path (only the file when that is /, /etc or
+ * /usr/local/etc), cfg->public_suffix_list, the runner's
  * cfg->relay_auth_password_file, the resolver and time-zone files and the
  * CA store read-only; nothing else, and no execution.
  * System calls: the allow-list for role; any other kills the process

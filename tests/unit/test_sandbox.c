@@ -202,6 +202,29 @@ test_sandbox_relay_secret_runner_only(void **state)
 }
 
 static int
+child_passwd(struct fixture *f)
+{
+	(void)f;
+	return open_errno("/etc/passwd", O_RDONLY);
+}
+
+/* A configuration directly in /etc must not open all of /etc. */
+static void
+test_sandbox_config_in_etc_opens_only_the_file(void **state)
+{
+	struct fixture *f = *state;
+	int st;
+
+	if (sandbox_landlock_abi() < 2)
+		skip();
+	free(f->cfg.path);
+	f->cfg.path = xstrdup("/etc/sealpost.conf");
+	st = in_sandbox(f, SANDBOX_WORKER, child_passwd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), EACCES);
+}
+
+static int
 child_sandbox_off(struct fixture *f)
 {
 	(void)f;
@@ -414,6 +437,9 @@ main(void)
 		    test_sandbox_files_outside_data_dir_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sandbox_relay_secret_runner_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sandbox_config_in_etc_opens_only_the_file, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_sandbox_config_off_confines_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(
