@@ -113,6 +113,9 @@ static const struct key_def keys[] = {
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
 	{ "public_suffix_list",	K_PATH,		F(public_suffix_list), 0, 0 },
+	{ "dkim_verify",	K_BOOL,		F(dkim_verify), 0, 0 },
+	{ "dmarc_enforce",	K_BOOL,		F(dmarc_enforce), 0, 0 },
+	{ "dkim_sign",		K_BOOL,		F(dkim_sign), 0, 0 },
 	{ "tls_policy",		K_TLS_POLICY,	F(tls_policy), 0, 0 },
 	{ "relay_auth_user",	K_AUTH_USER,	F(relay_auth_user), 0, 0 },
 	{ "relay_auth_password_file", K_PATH,	F(relay_auth_password_file), 0,
@@ -259,6 +262,9 @@ config_defaults(struct config *cfg)
 	 * (policy/psl.h), it does not stop the server. */
 	cfg->public_suffix_list =
 	    xstrdup("/usr/share/publicsuffix/public_suffix_list.dat");
+	cfg->dkim_verify = true;
+	cfg->dmarc_enforce = true;
+	cfg->dkim_sign = true;
 	cfg->bare_newline = BARE_NEWLINE_REJECT;
 	/* RFC 5321 4.5.3.2.7 (server timeout: 5 minutes) and 4.5.3.2.5
 	 * (data block: 3 minutes). */

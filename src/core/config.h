@@ -106,6 +106,9 @@ struct config {
 	/* The Public Suffix List file for DMARC (default Debian's
 	 * publicsuffix path); NULL = DMARC off. */
 	char			*public_suffix_list;
+	bool			dkim_verify;	/* default true */
+	bool			dmarc_enforce;	/* default true: p= acted on */
+	bool			dkim_sign;	/* default true: submission */
 
 	enum config_bare_newline	bare_newline;
 

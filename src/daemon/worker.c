@@ -28,8 +28,10 @@
 #include "dns/resolver.h"
 #include "net/limits.h"
 #include "net/threadpool.h"
+#include "policy/psl.h"
 #include "pop3/session.h"
 #include "smtp/session.h"
+#include "smtp/signkeys.h"
 #include "store/store.h"
 
 /* How often the account files are checked for changes. */
@@ -238,12 +240,22 @@ worker_main(const struct worker_params *params)
 {
 	struct worker w;
 	struct timeval check = { WORKER_USERDB_CHECK_SECONDS, 0 };
+	struct smtp_signkeys *dkim_keys;
+	struct psl *psl;
 	char prefix[32];
 
 	memset(&w, 0, sizeof(w));
 	w.params = params;
 	snprintf(prefix, sizeof(prefix), "worker[%u] ", params->index);
 	log_set_prefix(prefix);
+	/*
+	 * DKIM private keys are readable by their owner only: loaded while
+	 * a worker started as root still is. A reload starts new workers,
+	 * which load them again.
+	 */
+	dkim_keys = params->cfg->dkim_sign ?
+	    smtp_signkeys_load(params->cfg) : NULL;
+	psl = psl_load_config(params->cfg);
 	worker_drop_privileges(params->cfg);
 	/*
 	 * A worker never outlives its master (e.g. one killed with -9). Set
@@ -265,6 +277,8 @@ worker_main(const struct worker_params *params)
 	w.svc.throttle = params->throttle;
 	w.svc.limits = params->limits;
 	w.svc.session_ended = worker_session_ended;
+	w.svc.dkim_keys = dkim_keys;
+	w.svc.psl = psl;
 	w.svc.pool = threadpool_new(w.svc.base, 0);
 	conn_limits_set_worker(params->limits, params->index);
 	worker_open_modules(&w);
@@ -293,6 +307,8 @@ worker_main(const struct worker_params *params)
 	/* Blocking work still queued (fsyncs) finishes before we go. */
 	threadpool_free(&w.svc.pool);
 	resolver_free(&w.svc.resolver);
+	smtp_signkeys_free(&dkim_keys);
+	psl_free(&psl);
 	log_info("worker event=stopped sessions=%u", w.svc.n_sessions);
 	return 0;
 }

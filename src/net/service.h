@@ -20,6 +20,8 @@ struct throttle;
 struct conn_limits;
 struct resolver;
 struct sockaddr;
+struct psl;
+struct smtp_signkeys;
 
 enum service_kind {
 	SERVICE_SMTP,		/* port 25: MX, STARTTLS offered */
@@ -49,6 +51,8 @@ struct service {
 	struct store		*store;
 	struct throttle		*throttle;
 	struct resolver		*resolver;	/* async DNS on base */
+	const struct psl	*psl;		/* DMARC; NULL = DMARC off */
+	const struct smtp_signkeys *dkim_keys;	/* submission signing */
 	bool			 draining;	/* stop accepting, finish sessions */
 	unsigned		 n_sessions;
 	struct service_session	*sessions;	/* every live session */

@@ -1,10 +1,14 @@
 /*
  * DATA (RFC 5321 4.1.1.4) and BDAT (RFC 3030): the message is streamed
  * through the DATA reader (anti-smuggling end detection, dot un-stuffing,
- * bare CR/LF policy, size limit) and the header scanner into a spool file,
- * then committed on the thread pool (fsync, link into each Maildir and
- * the queue, fsync the directories). 250 is sent only after that commit:
- * an acknowledged message is on disk.
+ * bare CR/LF policy, size limit), the header scanner and the sender
+ * authenticity checks (authcheck.c) into a spool file. At the end the
+ * checks give their verdict (maybe after DNS answers), the fields known
+ * only then (Return-Path, Received, Authentication-Results, DKIM-Signature)
+ * become the spool's prefix, and the message is committed on the thread
+ * pool (fsync, link into each Maildir and the queue, fsync the
+ * directories). 250 is sent only after that commit: an acknowledged
+ * message is on disk.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "net/conn.h"
+#include "smtp/authcheck.h"
 #include "smtp/expand.h"
 #include "smtp/parse.h"
 #include "smtp/session_int.h"
@@ -23,6 +28,8 @@
 #include "store/store.h"
 
 #define DATA_HEADERS_MAX	4096
+/* Trace, Authentication-Results and DKIM-Signature fields in front. */
+#define DATA_PREFIX_MAX		(32 * 1024)
 /* At most this many From addresses are checked on submission. */
 #define DATA_FROM_MAX		16
 
@@ -34,6 +41,8 @@ data_write(struct smtp_session *s, const char *p, size_t len)
 
 	if (t->write_failed || len == 0)
 		return;
+	if (t->auth != NULL)
+		smtp_authcheck_stored(t->auth, p, len);
 	if (store_spool_write(t->spool, p, len, &err) == -1) {
 		t->write_failed = true;
 		snprintf(t->write_error, sizeof(t->write_error), "%s",
@@ -89,6 +98,8 @@ data_sink(void *arg, const char *p, size_t len)
 	struct smtp_txn *t = s->txn;
 	size_t split = smtp_header_feed(&t->header, p, len);
 
+	if (t->auth != NULL)
+		smtp_authcheck_received(t->auth, p, len);
 	if (split == SMTP_HEADER_MORE || t->headers_added) {
 		data_write_message(s, p, len);
 		return;
@@ -101,14 +112,16 @@ data_sink(void *arg, const char *p, size_t len)
 	data_write_message(s, p + split, len - split);
 }
 
-/* Opens the spool and writes the trace fields; false after a 4xx reply. */
+/*
+ * Opens the spool and starts the checks; false after a 4xx reply. The
+ * trace fields are written at the end, in front (data_commit).
+ */
 static bool
 data_start(struct smtp_session *s)
 {
 	struct smtp_txn *t = s->txn;
 	const struct config *cfg = s->svc->cfg;
 	const char *err = NULL;
-	struct buf trace;
 	enum smtp_data_mode mode = cfg->bare_newline == BARE_NEWLINE_NORMALIZE ?
 	    DATA_BARE_NORMALIZE : DATA_BARE_REJECT;
 
@@ -120,25 +133,17 @@ data_start(struct smtp_session *s)
 		    "again later");
 		return false;
 	}
-	buf_init(&trace, DATA_HEADERS_MAX);
-	if (smtp_trace_headers(s, store_spool_id(t->spool), &trace) == -1) {
-		buf_cleanup(&trace);
+	/* Alias copies' spools; the trace fields come at the end. */
+	if (smtp_copies_start(s) == -1) {
 		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try "
 		    "again later");
 		return false;
 	}
-	/* Trace fields to the spool and to each alias copy's own spool. */
-	if (smtp_copies_start(s, trace.data, trace.len) == -1) {
-		buf_cleanup(&trace);
-		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try "
-		    "again later");
-		return false;
-	}
-	buf_cleanup(&trace);
 	smtp_data_init(&t->data, mode, cfg->max_message_size, data_sink, s);
 	smtp_header_init(&t->header);
 	authres_filter_init(&t->authres);
 	t->strip_authres = !s->is_trusted;
+	t->auth = smtp_authcheck_new(s);
 	conn_set_timeout(s->conn, cfg->timeout_data_block);
 	return true;
 }
@@ -261,12 +266,79 @@ commit_done(void *owner, void *arg)
 	free(job);
 }
 
+/*
+ * The verdict is in and the message is to be kept: the fields known only
+ * now go in front, Return-Path and Received first (RFC 5321 4.4), and the
+ * commit runs on the pool; its completion replies.
+ */
+static void
+data_commit(struct smtp_session *s)
+{
+	struct smtp_txn *t = s->txn;
+	struct commit_job *job;
+	const char *err = NULL;
+	struct buf pre;
+	int rc;
+
+	buf_init(&pre, DATA_PREFIX_MAX);
+	rc = smtp_trace_headers(s, store_spool_id(t->spool), &pre);
+	if (rc == 0 && t->auth != NULL)
+		rc = smtp_authcheck_fields(t->auth, &pre);
+	/* The main spool and each alias copy's (with its Delivered-To). */
+	if (rc == 0)
+		rc = smtp_copies_set_prefix(s, pre.data != NULL ? pre.data : "",
+		    pre.len, &err);
+	buf_cleanup(&pre);
+	if (rc != 0) {
+		smtp_log(s, "event=prefix-failed error=\"%s\"", err != NULL ?
+		    err : "header fields too long");
+		smtp_reply(s, 451, "4.3.0", "Temporary local problem, try "
+		    "again later");
+		data_txn_over(s);
+		return;
+	}
+	smtp_authcheck_free(&t->auth);
+	job = xcalloc(1, sizeof(*job));
+	snprintf(job->id, sizeof(job->id), "%s", store_spool_id(t->spool));
+	job->size = store_spool_size(t->spool);
+	/* The job owns the transaction until it is done. */
+	job->txn = t;
+	s->txn = NULL;
+	smtp_async(s, commit_work, commit_done, job);
+}
+
+/* The refusal of a message the checks condemned, else its commit. */
+static void
+data_verdict(struct smtp_session *s)
+{
+	const char *why = smtp_authcheck_refusal(s->txn->auth);
+
+	if (why == NULL) {
+		data_commit(s);
+		return;
+	}
+	smtp_log(s, "event=refused id=%s from=<%s> reason=\"%s\"",
+	    store_spool_id(s->txn->spool), s->txn->sender_text, why);
+	smtp_reply(s, 550, "5.7.1", "%s", why);
+	data_txn_over(s);
+}
+
+/* The checks' look-ups answered after the end of the data. */
+static void
+data_checked(struct smtp_session *s)
+{
+	s->current_verb = s->txn->bdat_chunks > 0 ? "BDAT" : "DATA";
+	data_verdict(s);
+	/* A commit now pending resumes the session when it is done. */
+	if (s->pending == NULL)
+		smtp_resume(s);
+}
+
 /* The message is complete: check it, then commit it (async). */
 static void
 data_finish(struct smtp_session *s)
 {
 	struct smtp_txn *t = s->txn;
-	struct commit_job *job;
 
 	if (t->strip_authres)
 		authres_filter_finish(&t->authres, data_write_cb, s);
@@ -296,13 +368,17 @@ data_finish(struct smtp_session *s)
 			    "try again later");
 	} else if ((s->login == NULL || data_header_from_ok(s)) &&
 	    smtp_copies_check(s)) {
-		job = xcalloc(1, sizeof(*job));
-		snprintf(job->id, sizeof(job->id), "%s", store_spool_id(t->spool));
-		job->size = store_spool_size(t->spool);
-		/* The job owns the transaction until it is done. */
-		job->txn = t;
-		s->txn = NULL;
-		smtp_async(s, commit_work, commit_done, job);
+		if (t->auth == NULL) {
+			data_commit(s);
+			return;
+		}
+		if (smtp_authcheck_finish(t->auth, data_checked) == 1) {
+			/* Nothing more is read until the verdict. */
+			s->mode = SM_WAIT;
+			conn_pause(s->conn);
+			return;
+		}
+		data_verdict(s);
 		return;
 	}
 	data_txn_over(s);

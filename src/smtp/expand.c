@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "auth/userdb.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/xmalloc.h"
 #include "policy/ratelimit.h"
@@ -225,38 +226,58 @@ spool_write(struct smtp_session *s, struct store_spool *sp, const char *p,
 	}
 }
 
-/* The trace fields with "Delivered-To: alias" after the first line. */
-static void
-trace_write(struct smtp_session *s, struct store_spool *sp,
-    const char *alias, const char *trace, size_t len)
+/* The prefix with "Delivered-To: alias" after its first line. */
+static int
+prefix_set(struct store_spool *sp, const char *alias, const char *pre,
+    size_t len, const char **errstr)
 {
-	const char *nl = memchr(trace, '\n', len);
-	size_t first = nl != NULL ? (size_t)(nl - trace) + 1 : 0;
-	char dt[ADDR_FORMAT_MAX + 32];
-	int n;
+	const char *nl = memchr(pre, '\n', len);
+	size_t first = nl != NULL ? (size_t)(nl - pre) + 1 : 0;
+	struct buf b;
+	int rc;
 
-	if (alias == NULL) {
-		spool_write(s, sp, trace, len);
-		return;
-	}
-	n = snprintf(dt, sizeof(dt), "Delivered-To: %s\r\n", alias);
-	spool_write(s, sp, trace, first);
-	if (n > 0 && (size_t)n < sizeof(dt))
-		spool_write(s, sp, dt, (size_t)n);
-	spool_write(s, sp, trace + first, len - first);
+	if (alias == NULL)
+		return store_spool_set_prefix(sp, pre, len, errstr);
+	buf_init(&b, STORE_PREFIX_MAX);
+	rc = buf_append(&b, pre, first);
+	if (rc == 0)
+		rc = buf_printf(&b, "Delivered-To: %s\r\n", alias);
+	if (rc == 0)
+		rc = buf_append(&b, pre + first, len - first);
+	if (rc == 0)
+		rc = store_spool_set_prefix(sp, b.data, b.len, errstr);
+	else
+		*errstr = "header fields too long";
+	buf_cleanup(&b);
+	return rc;
 }
 
 int
-smtp_copies_start(struct smtp_session *s, const char *trace, size_t len)
+smtp_copies_set_prefix(struct smtp_session *s, const char *pre, size_t len,
+    const char **errstr)
+{
+	struct smtp_txn *t = s->txn;
+	struct smtp_copies *cs = t->copies;
+
+	if (cs == NULL)
+		return prefix_set(t->spool, NULL, pre, len, errstr);
+	for (size_t i = 0; i < cs->n; i++)
+		if (cs->v[i].spool != NULL && prefix_set(cs->v[i].spool,
+		    cs->v[i].alias, pre, len, errstr) == -1)
+			return -1;
+	return prefix_set(t->spool, cs->main != NULL ? cs->main->alias : NULL,
+	    pre, len, errstr);
+}
+
+int
+smtp_copies_start(struct smtp_session *s)
 {
 	struct smtp_txn *t = s->txn;
 	struct smtp_copies *cs = t->copies;
 	const char *err = NULL;
 
-	if (cs == NULL) {
-		trace_write(s, t->spool, NULL, trace, len);
+	if (cs == NULL)
 		return 0;
-	}
 	copies_dedup(t);
 	for (size_t i = 0; i < cs->n; i++) {
 		struct smtp_copy *c = &cs->v[i];
@@ -268,7 +289,6 @@ smtp_copies_start(struct smtp_session *s, const char *trace, size_t len)
 			cs->main = c;
 			list_move(&t->local, &c->local);
 			list_move(&t->remote, &c->remote);
-			trace_write(s, t->spool, c->alias, trace, len);
 			continue;
 		}
 		c->spool = store_spool_create(s->svc->store, &err);
@@ -277,10 +297,7 @@ smtp_copies_start(struct smtp_session *s, const char *trace, size_t len)
 			    err != NULL ? err : "?");
 			return -1;
 		}
-		trace_write(s, c->spool, c->alias, trace, len);
 	}
-	if (cs->main == NULL)
-		trace_write(s, t->spool, NULL, trace, len);
 	return 0;
 }
 

@@ -56,14 +56,20 @@ bool	smtp_srs_rcpt(struct smtp_session *, const char *addr, char *out,
 /*
  * At DATA start, after the main spool exists: removes duplicate members
  * (a plain recipient wins, then the first copy), picks the copy that
- * shares the main spool if there are no plain recipients, creates the
- * other copies' spools and writes the trace fields (Return-Path first,
- * then the copy's Delivered-To, then the rest) to each spool. Returns 0,
- * or -1 when a spool could not be created (the caller replies 451).
- * A write failure sets t->write_failed as a DATA write does.
+ * shares the main spool if there are no plain recipients, and creates
+ * the other copies' spools. Returns 0, or -1 when a spool could not be
+ * created (the caller replies 451).
  */
-int	smtp_copies_start(struct smtp_session *, const char *trace,
-	    size_t len);
+int	smtp_copies_start(struct smtp_session *);
+/*
+ * At the end of DATA, before the commit: sets the fields that go in front
+ * (Return-Path first, then the rest: store_spool_set_prefix) on the main
+ * spool and every copy's, each copy's with its "Delivered-To: alias"
+ * after the Return-Path line. Returns 0, or -1 with *errstr (static or
+ * spool text) when a prefix could not be set.
+ */
+int	smtp_copies_set_prefix(struct smtp_session *, const char *prefix,
+	    size_t len, const char **errstr);
 /* DATA bytes after the main spool got them: the same bytes to copies. */
 void	smtp_copies_write(struct smtp_session *, const char *p, size_t len);
 /*

@@ -313,3 +313,11 @@ smtp_header_finish(struct smtp_header *h)
 	}
 	section_end(h, h->offset, false);
 }
+
+bool
+smtp_header_from_done(const struct smtp_header *h)
+{
+	/* field_end() leaves HF_FROM_FIRST, and nothing re-enters it. */
+	return h->from_count > 0 &&
+	    (h->state == HS_DONE || h->field != HF_FROM_FIRST);
+}

@@ -112,4 +112,11 @@ size_t	smtp_header_feed(struct smtp_header *, const char *p, size_t len);
  */
 void	smtp_header_finish(struct smtp_header *);
 
+/*
+ * True once the first From field is complete (a later line started, or
+ * the section ended): from[] then holds its whole value, so a look-up of
+ * its domain can start before the rest of the header section arrives.
+ */
+bool	smtp_header_from_done(const struct smtp_header *);
+
 #endif

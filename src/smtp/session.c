@@ -24,6 +24,7 @@
 #include "net/conn.h"
 #include "net/threadpool.h"
 #include "net/tls.h"
+#include "smtp/authcheck.h"
 #include "smtp/expand.h"
 #include "smtp/session_int.h"
 #include "store/store.h"
@@ -169,6 +170,7 @@ smtp_txn_free(struct smtp_txn **tp)
 	*tp = NULL;
 	if (t->spool != NULL)
 		store_spool_abort(&t->spool);
+	smtp_authcheck_free(&t->auth);
 	smtp_copies_free(&t->copies);
 	strlist_clear(&t->local);
 	strlist_clear(&t->remote);

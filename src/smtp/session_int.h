@@ -25,6 +25,7 @@ struct event;
 struct sasl_session;
 struct store_spool;
 struct smtp_mail_check;
+struct smtp_authcheck;
 struct smtp_copies;
 
 /* Session states are bits so a command table row lists where a verb is legal. */
@@ -84,6 +85,7 @@ struct smtp_txn {
 	bool			 spf_checked;	/* for Authentication-Results */
 	bool			 spf_is_helo;	/* identity: HELO (null sender) */
 	enum spf_result		 spf;
+	struct smtp_authcheck	*auth;		/* DKIM/DMARC; NULL = none */
 	uint64_t		 bdat_remaining;
 	bool			 bdat_last;
 	unsigned		 bdat_chunks;

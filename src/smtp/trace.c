@@ -38,42 +38,6 @@ trace_protocol(const struct smtp_session *s)
 	return tls ? (auth ? "ESMTPSA" : "ESMTPS") : (auth ? "ESMTPA" : "ESMTP");
 }
 
-/* Characters that may stand in an RFC 8601 pvalue without quoting. */
-static bool
-ar_value_plain(const char *v)
-{
-	if (*v == '\0')
-		return false;
-	for (; *v != '\0'; v++) {
-		unsigned char c = (unsigned char)*v;
-
-		if (c <= 0x20 || c >= 0x7f || strchr("()<>;\"\\,[]:", c) != NULL)
-			return false;
-	}
-	return true;
-}
-
-/*
- * RFC 8601 2.7.2: the SPF verdict with the identity it was computed for
- * (RFC 7208 9.2 registers spf and smtp.mailfrom / smtp.helo). A sender
- * whose local part would need quoting is named by its domain only.
- */
-static int
-trace_auth_results(const struct smtp_session *s, struct buf *out)
-{
-	const struct smtp_txn *t = s->txn;
-	const char *prop = t->spf_is_helo ? "smtp.helo" : "smtp.mailfrom";
-	const char *val = t->spf_is_helo ? s->helo : t->sender_text;
-
-	if (val == NULL || !ar_value_plain(val))
-		val = t->spf_is_helo ? "unknown" : t->sender.domain;
-	if (!ar_value_plain(val))
-		return buf_printf(out, "Authentication-Results: %s;\r\n\tspf=%s"
-		    "\r\n", s->svc->cfg->hostname, spf_result_name(t->spf));
-	return buf_printf(out, "Authentication-Results: %s;\r\n\tspf=%s %s=%s"
-	    "\r\n", s->svc->cfg->hostname, spf_result_name(t->spf), prop, val);
-}
-
 int
 smtp_trace_headers(const struct smtp_session *s, const char *msg_id,
     struct buf *out)
@@ -96,8 +60,6 @@ smtp_trace_headers(const struct smtp_session *s, const char *msg_id,
 	if (t->n_rcpt == 1)
 		rc |= buf_printf(out, "\r\n\tfor <%s>", t->first_rcpt);
 	rc |= buf_printf(out, ";\r\n\t%s\r\n", date);
-	if (t->spf_checked)
-		rc |= trace_auth_results(s, out);
 	return rc;
 }
 

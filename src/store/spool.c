@@ -6,6 +6,11 @@
  * session answers 250 after that; any failure undoes the links so that a
  * 4xx never leaves a copy behind.
  *
+ * Header fields known only at the end of the message go into a prefix
+ * that commit puts in front (store_spool_set_prefix): for a message still
+ * in the buffer that is one more write, for a larger one a copy inside
+ * the kernel into a new file (docs/architecture.md, "Write path").
+ *
  * Commits for different messages run concurrently on pool threads. They
  * share only directory fds (openat/linkat/renameat are thread-safe on
  * them) and atomic counters, and their fsyncs are what the filesystem can
@@ -33,7 +38,10 @@ struct store_spool {
 	char		 id[STORE_ID_LEN + 1];
 	char		*buf;
 	size_t		 buflen;
-	uint64_t	 size;
+	uint64_t	 size;		/* octets written (prefix excluded) */
+	bool		 flushed;	/* some octets are in the file */
+	char		*prefix;	/* stored in front at commit */
+	size_t		 prefix_len;
 	bool		 failed;	/* a write failed: never commit */
 	bool		 committed;
 	char		 err[STORE_ERR_MAX];
@@ -140,7 +148,8 @@ store_spool_create(struct store *st, const char **errstr)
 		    (unsigned)(uint32_t)time(NULL), (unsigned)rnd);
 		if (fstatat(st->queue_fd, sp->id, &sb, AT_SYMLINK_NOFOLLOW) == 0)
 			continue;
-		sp->fd = openat(st->spool_fd, sp->id, O_WRONLY | O_CREAT |
+		/* Readable too: a late prefix copies the content out. */
+		sp->fd = openat(st->spool_fd, sp->id, O_RDWR | O_CREAT |
 		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (sp->fd == -1 && errno != EEXIST)
 			break;
@@ -164,7 +173,34 @@ store_spool_id(const struct store_spool *sp)
 uint64_t
 store_spool_size(const struct store_spool *sp)
 {
-	return sp->size;
+	return sp->size + sp->prefix_len;
+}
+
+int
+store_spool_set_prefix(struct store_spool *sp, const void *data, size_t len,
+    const char **errstr)
+{
+	*errstr = sp->err;
+	if (sp->failed || sp->committed) {
+		if (sp->committed)
+			store_err(sp->err, "spool/%s: already committed",
+			    sp->id);
+		return -1;
+	}
+	if (len > STORE_PREFIX_MAX) {
+		store_err(sp->err, "spool/%s: prefix of %zu octets is too "
+		    "long", sp->id, len);
+		return -1;
+	}
+	free(sp->prefix);
+	sp->prefix = NULL;
+	sp->prefix_len = 0;
+	if (len > 0) {
+		sp->prefix = xmalloc(len);
+		memcpy(sp->prefix, data, len);
+		sp->prefix_len = len;
+	}
+	return 0;
 }
 
 static int
@@ -179,6 +215,7 @@ spool_flush(struct store_spool *sp)
 		return -1;
 	}
 	sp->buflen = 0;
+	sp->flushed = true;
 	return 0;
 }
 
@@ -213,12 +250,116 @@ store_spool_write(struct store_spool *sp, const void *data, size_t len,
 			sp->failed = true;
 			return -1;
 		}
+		sp->flushed = true;
 	} else {
 		memcpy(sp->buf, data, len);
 		sp->buflen = len;
 	}
 	sp->size += len;
 	return 0;
+}
+
+/* Copies the first len octets of in to out (at their current offset). */
+static int
+copy_content(int in, int out, uint64_t len)
+{
+	char buf[16384];
+	off_t off = 0;
+
+	while ((uint64_t)off < len) {
+		size_t want = len - (uint64_t)off > SIZE_MAX / 2 ?
+		    SIZE_MAX / 2 : (size_t)(len - (uint64_t)off);
+		ssize_t n = copy_file_range(in, &off, out, NULL, want, 0);
+
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0 || errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP)
+			break;		/* read/write below */
+		return -1;
+	}
+	while ((uint64_t)off < len) {
+		size_t want = len - (uint64_t)off < sizeof(buf) ?
+		    (size_t)(len - (uint64_t)off) : sizeof(buf);
+		ssize_t n = pread(in, buf, want, off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the spool file shrank */
+			return -1;
+		}
+		if (store_write_all(out, buf, (size_t)n) == -1)
+			return -1;
+		off += n;
+	}
+	return 0;
+}
+
+/*
+ * Puts the prefix in front of the message. Still all in the buffer: it
+ * is written first and the buffer after it. Otherwise the prefix goes
+ * into a new file spool/<id>.p, the content is copied after it, and the
+ * new file replaces spool/<id> by rename (spool names need no
+ * durability: the synced file is linked by that name before commit
+ * returns, and recovery removes whatever a crash leaves in spool/).
+ */
+static int
+spool_apply_prefix(struct store_spool *sp)
+{
+	char tmp[STORE_ID_LEN + 3];
+	int fd;
+
+	if (sp->prefix_len == 0)
+		return 0;
+	if (!sp->flushed) {
+		if (store_write_all(sp->fd, sp->prefix, sp->prefix_len) == -1)
+			goto write_failed;
+		sp->flushed = true;
+		goto done;
+	}
+	if (spool_flush(sp) == -1)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.p", sp->id);
+	(void)unlinkat(sp->st->spool_fd, tmp, 0);
+	fd = openat(sp->st->spool_fd, tmp, O_RDWR | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		store_err(sp->err, "open(spool/%s): %s", tmp, strerror(errno));
+		sp->failed = true;
+		return -1;
+	}
+	if (store_write_all(fd, sp->prefix, sp->prefix_len) == -1 ||
+	    copy_content(sp->fd, fd, sp->size) == -1) {
+		store_err(sp->err, "copy(spool/%s, spool/%s): %s", sp->id, tmp,
+		    strerror(errno));
+		goto new_failed;
+	}
+	if (renameat(sp->st->spool_fd, tmp, sp->st->spool_fd, sp->id) == -1) {
+		store_err(sp->err, "rename(spool/%s, spool/%s): %s", tmp,
+		    sp->id, strerror(errno));
+		goto new_failed;
+	}
+	close(sp->fd);
+	sp->fd = fd;
+done:
+	sp->size += sp->prefix_len;
+	free(sp->prefix);
+	sp->prefix = NULL;
+	sp->prefix_len = 0;
+	return 0;
+new_failed:
+	close(fd);
+	(void)unlinkat(sp->st->spool_fd, tmp, 0);
+	sp->failed = true;
+	return -1;
+write_failed:
+	store_err(sp->err, "write(spool/%s): %s", sp->id, strerror(errno));
+	sp->failed = true;
+	return -1;
 }
 
 static void
@@ -347,7 +488,7 @@ store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
 		store_err(sp->err, "spool/%s: no recipients", sp->id);
 		return -1;
 	}
-	if (spool_flush(sp) == -1)
+	if (spool_apply_prefix(sp) == -1 || spool_flush(sp) == -1)
 		return -1;
 	if (fsync(sp->fd) == -1) {
 		store_err(sp->err, "fsync(spool/%s): %s", sp->id,
@@ -396,6 +537,7 @@ spool_release(struct store_spool **spp, bool unlink_it)
 	if (sp->fd != -1)
 		close(sp->fd);
 	free(sp->buf);
+	free(sp->prefix);
 	free(sp);
 	*spp = NULL;
 }

@@ -77,8 +77,27 @@ const char	*store_spool_id(const struct store_spool *);
  */
 int		 store_spool_write(struct store_spool *, const void *data,
 		    size_t len, const char **errstr);
-/* Bytes written so far (buffered ones included). */
+/* Bytes of the message so far: the prefix and everything written. */
 uint64_t	 store_spool_size(const struct store_spool *);
+
+/* The most octets store_spool_set_prefix() takes. */
+#define STORE_PREFIX_MAX	(256 * 1024)
+
+/*
+ * Sets the octets stored before everything written to the spool, for
+ * header fields known only once the message is complete (trace fields,
+ * Authentication-Results, DKIM-Signature). Replaces an earlier prefix;
+ * copied, so data need not outlive the call. Cheap either way: while the
+ * whole message still sits in the spool's buffer (up to 64 KiB, the usual
+ * case) commit writes the prefix in front of it; when part of it is
+ * already in the file, commit writes the prefix to a new file, copies the
+ * spooled octets after it inside the kernel (copy_file_range) and puts
+ * that file under the spool's name before syncing it; only the new file
+ * is synced. Returns 0, or -1 with *errstr when len is over
+ * STORE_PREFIX_MAX or the spool already failed or was committed.
+ */
+int		 store_spool_set_prefix(struct store_spool *, const void *data,
+		    size_t len, const char **errstr);
 
 struct store_delivery {
 	const char		*sender;	/* envelope sender, "" for <> */
@@ -89,7 +108,8 @@ struct store_delivery {
 };
 
 /*
- * BLOCKING. Makes the message durable for every recipient: flushes and
+ * BLOCKING. Makes the message durable for every recipient: puts the
+ * prefix in front (see store_spool_set_prefix), flushes and
  * fsyncs the spool file, hard-links it into each local account's Maildir
  * (tmp/ then rename into new/, creating the Maildir on first delivery) and,
  * when there are remote recipients, into queue/ with an envelope; fsyncs

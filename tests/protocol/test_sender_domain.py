@@ -194,6 +194,12 @@ def auth_results(msg):
 	return H.header_fields(msg).get("authentication-results", [])
 
 
+def spf_results(msg):
+	"""The Authentication-Results values up to the SPF clause (the dkim=
+	and dmarc= clauses after it are test_dkim.py's and test_dmarc.py's)."""
+	return [v.split("; dkim=", 1)[0] for v in auth_results(msg)]
+
+
 def test_spf_forged_sender_fail_550(sd):
 	"""The domain publishes -all for everyone but 192.0.2.0/24."""
 	r, _ = deliver(sd, "ceo@forged.example.org")
@@ -206,9 +212,12 @@ def test_spf_forged_sender_fail_550(sd):
 def test_spf_pass_recorded_in_header(sd):
 	r, msg = deliver(sd, "someone@spfpass.example.org")
 	assert r.is_(250), r
-	ar = auth_results(msg)
+	ar = spf_results(msg)
 	assert ar == ["%s; spf=pass smtp.mailfrom=someone@spfpass.example.org"
 	    % H.HOSTNAME], ar
+	# RFC 8601: one field with every method, DKIM and DMARC after SPF.
+	assert auth_results(msg)[0].endswith("; dkim=none; dmarc=none "
+	    "header.from=spfpass.example.org"), auth_results(msg)
 	# One header, among the trace fields the server added.
 	trace, _ = H.split_trace(msg)
 	assert sum(1 for t in trace if t.lower().startswith(b"authentication-results:")) == 1
@@ -222,7 +231,7 @@ def test_spf_pass_recorded_in_header(sd):
 def test_spf_accepted_results_recorded(sd, sender, result):
 	r, msg = deliver(sd, sender)
 	assert r.is_(250), r
-	assert auth_results(msg) == ["%s; spf=%s smtp.mailfrom=%s" % (
+	assert spf_results(msg) == ["%s; spf=%s smtp.mailfrom=%s" % (
 	    H.HOSTNAME, result, sender)]
 
 
@@ -234,7 +243,7 @@ def test_spf_temperror_451(sd):
 def test_spf_null_sender_checks_helo(sd):
 	r, msg = deliver(sd, "", helo="helo.example.org")
 	assert r.is_(250), r
-	assert auth_results(msg) == ["%s; spf=pass smtp.helo=helo.example.org"
+	assert spf_results(msg) == ["%s; spf=pass smtp.helo=helo.example.org"
 	    % H.HOSTNAME]
 	r, _ = deliver(sd, "", helo="badhelo.example.org")
 	assert r.is_(550, "5.7.23"), r
@@ -269,7 +278,7 @@ def test_forged_authentication_results_removed(sd):
 	c.quit()
 	got = sd.find("alice@example.test", mk)
 	assert len(got) == 1
-	assert auth_results(got[0]) == ["%s; spf=softfail smtp.mailfrom="
+	assert spf_results(got[0]) == ["%s; spf=softfail smtp.mailfrom="
 	    "a@spfsoft.example.org" % H.HOSTNAME], got[0]
 	assert b"smtp.mailfrom=ceo@forged" not in got[0]
 	assert b"\r\n\r\nHello %s\r\nAuthentication-Results: in the body stays\r\n" \
@@ -299,11 +308,11 @@ def test_sender_policy_knobs(make_instance, fake):
 	    "spf_reject_permerror": "yes", "sender_domain_check": "no"})
 	r, msg = deliver(inst, "ceo@forged.example.org")
 	assert r.is_(250), r
-	assert auth_results(msg) == ["%s; spf=fail smtp.mailfrom="
+	assert spf_results(msg) == ["%s; spf=fail smtp.mailfrom="
 	    "ceo@forged.example.org" % H.HOSTNAME]
 	r, _ = deliver(inst, "a@spfperm.example.org")
 	assert r.is_(550, "5.7.24"), r
 	r, msg = deliver(inst, "hsgds8q@ajhdjdsasd.wqer")
 	assert r.is_(250), r
-	assert auth_results(msg) == ["%s; spf=none smtp.mailfrom="
+	assert spf_results(msg) == ["%s; spf=none smtp.mailfrom="
 	    "hsgds8q@ajhdjdsasd.wqer" % H.HOSTNAME]

@@ -154,6 +154,9 @@ static const char every_key[] =
     "spf_reject_fail = off\n"
     "spf_reject_permerror = yes\n"
     "public_suffix_list = /srv/psl.dat\n"
+    "dkim_verify = no\n"
+    "dmarc_enforce = no\n"
+    "dkim_sign = no\n"
     "tls_policy = Example.ORG.=encrypt, legacy.example=may\n"
     "relay_auth_user = relay@example.org\n"
     "relay_auth_password_file = /etc/sealpost/relay.secret\n"
@@ -222,6 +225,9 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);
 	assert_string_equal(c.public_suffix_list, "/srv/psl.dat");
+	assert_false(c.dkim_verify);
+	assert_false(c.dmarc_enforce);
+	assert_false(c.dkim_sign);
 	assert_false(c.sandbox);
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);

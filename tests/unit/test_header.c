@@ -367,6 +367,49 @@ test_header_delivered_to_overflow(void **state)
 	assert_string_equal(h.delivered_to[SMTP_HEADER_DT_MAX - 1], "l15@x");
 }
 
+/*
+ * smtp_header_from_done: true from the first octet of the line after the
+ * first From field (a folded continuation does not end it), or at the
+ * section's end; fed one byte at a time, the first offset where it holds
+ * is checked, and the value is then complete.
+ */
+static void
+test_header_from_done_point(void **state)
+{
+	static const struct {
+		const char	*msg;
+		long		 at;	/* first offset (octets fed) it is true; -1 never */
+		const char	*from;
+	} fd_cases[] = {
+		{ "From: a@b\r\nTo: c@d\r\n\r\nbody", 12, "a@b" },
+		{ "Subject: x\r\nFrom: a@b\r\n\tc\r\nTo: y\r\n\r\n", 28,
+		    "a@b\tc" },
+		{ "From: a@b\r\n\r\n", 12, "a@b" },
+		{ "To: c@d\r\n\r\nFrom: not@header\r\n", -1, "" },
+		{ "From: a@b", -1, "a@b" },	/* only finish ends it */
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(fd_cases) / sizeof(fd_cases[0]); c++) {
+		const char *m = fd_cases[c].msg;
+		size_t len = strlen(m);
+		struct smtp_header h;
+		long first = -1;
+
+		smtp_header_init(&h);
+		for (size_t i = 0; i < len; i++) {
+			(void)smtp_header_feed(&h, m + i, 1);
+			if (first == -1 && smtp_header_from_done(&h)) {
+				first = (long)i + 1;
+				assert_string_equal(h.from, fd_cases[c].from);
+			}
+		}
+		assert_int_equal(first, fd_cases[c].at);
+		smtp_header_finish(&h);
+		assert_int_equal(smtp_header_from_done(&h), h.from_count > 0);
+	}
+}
+
 int
 main(void)
 {
@@ -378,6 +421,7 @@ main(void)
 		cmocka_unit_test(test_header_counts_saturate_and_done_is_final),
 		cmocka_unit_test(test_header_loop_fields),
 		cmocka_unit_test(test_header_delivered_to_overflow),
+		cmocka_unit_test(test_header_from_done_point),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -515,6 +515,112 @@ test_store_spool_memory_bounded(void **state)
 	assert_int_equal((uint64_t)sb.st_size, total);
 }
 
+/*
+ * store_spool_set_prefix: the prefix ends up in front of the content,
+ * in the Maildir copy and the queue copy, with the size in the name
+ * counting it; for a message still in the buffer, one flushed in part,
+ * and one written in chunks bigger than the buffer. A later prefix
+ * replaces an earlier one; nothing is left in spool/.
+ */
+static void
+test_store_spool_prefix_in_front(void **state)
+{
+	static const struct {
+		size_t	content;	/* octets of content */
+		size_t	chunk;		/* written in pieces of this size */
+	} cases[] = {
+		{ 0, 1 },
+		{ 4096, 4096 },
+		{ 64 * 1024 - 10, 1000 },	/* prefix + content > buffer */
+		{ 64 * 1024 + 1, 7 },
+		{ 300 * 1024, 3000 },
+		{ 200 * 1024, 200 * 1024 },	/* one write past the buffer */
+	};
+	struct fixture *fx = *state;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char rcpt_s[64], name[512], path[1024], size_tag[32];
+		const char *rcpt[] = { rcpt_s };
+		const char *remote[] = { "r@remote.example" };
+		struct store_delivery d = { "", 1, rcpt, 1, remote };
+		static const char prefix[] = "Received: x\r\n"
+		    "Authentication-Results: h; spf=pass\r\n";
+		size_t total = sizeof(prefix) - 1 + cases[c].content;
+		char *content = malloc(cases[c].content + 1);
+		char *got = malloc(total + 2);
+		char id[STORE_ID_LEN + 1];
+		struct store_spool *sp;
+		const char *err = NULL;
+		int fd;
+
+		for (size_t i = 0; i < cases[c].content; i++)
+			content[i] = (char)('a' + (i * 7 + c) % 26);
+		snprintf(rcpt_s, sizeof(rcpt_s), "p%zu@example.org", c);
+		sp = store_spool_create(fx->st, &err);
+		assert_non_null(sp);
+		snprintf(id, sizeof(id), "%s", store_spool_id(sp));
+		assert_int_equal(store_spool_set_prefix(sp, "junk", 4, &err), 0);
+		for (size_t off = 0; off < cases[c].content;
+		    off += cases[c].chunk) {
+			size_t n = cases[c].content - off < cases[c].chunk ?
+			    cases[c].content - off : cases[c].chunk;
+
+			assert_int_equal(store_spool_write(sp, content + off,
+			    n, &err), 0);
+		}
+		assert_int_equal(store_spool_set_prefix(sp, prefix,
+		    sizeof(prefix) - 1, &err), 0);
+		assert_int_equal(store_spool_size(sp), total);
+		assert_int_equal(store_spool_commit(sp, &d, &err), 0);
+		assert_int_equal(store_spool_set_prefix(sp, "x", 1, &err), -1);
+		store_spool_free(&sp);
+		assert_int_equal(count_dir(P(fx, "spool"), NULL, 0), 0);
+
+		snprintf(path, sizeof(path), "mail/example.org/p%zu/new", c);
+		assert_int_equal(count_dir(P(fx, path), name, sizeof(name)), 1);
+		snprintf(size_tag, sizeof(size_tag), ",S=%zu", total);
+		assert_non_null(strstr(name, size_tag));
+		snprintf(path, sizeof(path), "%s/mail/example.org/p%zu/new/%s",
+		    fx->dir, c, name);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		assert_int_equal(read_fd(fd, got, total + 2), total);
+		close(fd);
+		assert_memory_equal(got, prefix, sizeof(prefix) - 1);
+		if (cases[c].content > 0)
+			assert_memory_equal(got + sizeof(prefix) - 1, content,
+			    cases[c].content);
+		fd = store_queue_message_open(fx->st, id, &err);
+		assert_true(fd >= 0);
+		assert_int_equal(read_fd(fd, got, total + 2), total);
+		close(fd);
+		assert_memory_equal(got, prefix, sizeof(prefix) - 1);
+		free(content);
+		free(got);
+	}
+}
+
+static void
+test_store_spool_prefix_limit(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_spool *sp;
+	const char *err = NULL;
+	char *big = calloc(1, STORE_PREFIX_MAX + 1);
+
+	sp = store_spool_create(fx->st, &err);
+	assert_non_null(sp);
+	assert_int_equal(store_spool_set_prefix(sp, big, STORE_PREFIX_MAX + 1,
+	    &err), -1);
+	assert_non_null(strstr(err, "too long"));
+	assert_int_equal(store_spool_set_prefix(sp, big, STORE_PREFIX_MAX,
+	    &err), 0);
+	assert_int_equal(store_spool_size(sp), STORE_PREFIX_MAX);
+	store_spool_abort(&sp);
+	assert_int_equal(count_dir(P(fx, "spool"), NULL, 0), 0);
+	free(big);
+}
+
 static void
 test_store_recover_removes_stale_files(void **state)
 {
@@ -968,6 +1074,10 @@ main(void)
 		cmocka_unit_test(test_store_account_path_encodes_unsafe_parts),
 		cmocka_unit_test_setup_teardown(
 		    test_store_commit_unsafe_local_stays_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_spool_prefix_in_front,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_spool_prefix_limit,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_spool_memory_bounded,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
