@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth/credcache.h"
 #include "auth/hash.h"
 #include "auth/scram.h"
 #include "core/buf.h"
@@ -43,6 +44,7 @@ struct userdb {
 	struct ud_data		 d;
 	struct ud_filestat	 fs[UD_F_COUNT];
 	unsigned char		 secret[USERDB_SECRET_LEN];
+	struct credcache	*cache;		/* owned; NULL = no caching */
 };
 
 static void
@@ -260,6 +262,7 @@ userdb_free(struct userdb **dbp)
 	if (db == NULL)
 		return;
 	ud_data_free(&db->d);
+	credcache_free(&db->cache);
 	free(db->data_dir);
 	explicit_bzero(db->secret, sizeof(db->secret));
 	free(db);
@@ -503,12 +506,26 @@ userdb_scram_lookup(const struct userdb *db, const char *user,
 	return false;
 }
 
+void
+userdb_set_credcache(struct userdb *db, struct credcache *cache)
+{
+	credcache_free(&db->cache);
+	db->cache = cache;
+}
+
+struct credcache *
+userdb_credcache(const struct userdb *db)
+{
+	return db->cache;
+}
+
 struct auth_password_job {
-	char	 login[USERDB_ADDR_MAX + 1];
-	char	*password;
-	char	 hash[HASH_MAX];
-	bool	 must_fail;	/* unknown user or disabled account */
-	bool	 ok;
+	char		 login[USERDB_ADDR_MAX + 1];
+	char		*password;
+	char		 hash[HASH_MAX];
+	struct credcache *cache;	/* the userdb's, may be NULL */
+	bool		 must_fail;	/* unknown user or disabled account */
+	bool		 ok;
 };
 
 struct auth_password_job *
@@ -529,15 +546,32 @@ auth_password_job_new(const struct userdb *db, const char *login,
 		job->must_fail = true;
 	}
 	job->password = xstrdup(password);
+	job->cache = db->cache;
 	return job;
 }
 
 void
 auth_password_job_run(struct auth_password_job *job)
 {
-	bool ok = hash_verify(job->password, job->hash);
+	bool ok;
 
+	/*
+	 * The cache is asked for every attempt, unknown users too (their
+	 * dummy hash is never remembered, so they always miss), and a miss
+	 * pays the full yescrypt verification: only a password verified
+	 * right before is faster, and the client learns nothing from that
+	 * it does not already know. Failures are never remembered.
+	 */
+	if (credcache_check(job->cache, job->login, job->hash,
+	    job->password)) {
+		job->ok = !job->must_fail;
+		return;
+	}
+	ok = hash_verify(job->password, job->hash);
 	job->ok = ok && !job->must_fail;
+	if (job->ok)
+		credcache_remember(job->cache, job->login, job->hash,
+		    job->password);
 }
 
 bool

@@ -13,7 +13,8 @@
  *
  * Reading (userdb_open, lookups, refresh) is for the daemon: one struct
  * per process, used on its loop thread; only auth_password_job_run() runs
- * elsewhere and it touches no userdb memory. Editing (userdb_edit_*) is
+ * elsewhere and it touches no userdb memory but the (locked) credential
+ * cache. Editing (userdb_edit_*) is
  * for the admin command: each call locks data_dir, rewrites one file
  * atomically (temp file, fsync, rename, fsync dir) keeping the old file's
  * owner, group and mode, and never leaves a half-written file.
@@ -25,6 +26,7 @@
 #include <stddef.h>
 
 struct buf;
+struct credcache;
 struct scram_entry;
 struct strlist;
 struct userdb;
@@ -143,10 +145,22 @@ bool	userdb_scram_lookup(const struct userdb *, const char *user,
 	    struct scram_entry *out);
 
 /*
+ * Gives db a cache of verified passwords (auth/credcache.h; NULL = none),
+ * which db then owns and frees; a previous cache is freed. Password jobs
+ * hold a pointer to it: free the db only after its jobs are done (the
+ * worker never frees its db before its thread pool).
+ */
+void	userdb_set_credcache(struct userdb *, struct credcache *);
+/* db's cache, or NULL (for counters and tests). */
+struct credcache	*userdb_credcache(const struct userdb *);
+
+/*
  * A password check that runs off the event loop. _new() runs on the loop
  * thread: it copies the login, the password and the stored hash (or the
  * dummy hash for an unknown user) so _run() never touches the userdb.
- * _run() does the slow yescrypt verify on a pool thread. _ok() and
+ * _run() does the slow yescrypt verify on a pool thread, unless db's
+ * credential cache remembers this user, stored hash and password as
+ * verified (then it is quick); a verified password is remembered. _ok() and
  * _login() read the result afterwards on the loop thread: _login() is the
  * canonical (lower-cased) account name, valid until _free(). _free()
  * wipes the password and NULLs the pointer.

@@ -192,8 +192,8 @@ dkim_keygen(const struct config *cfg, int argc, char **argv)
 	snprintf(key.domain, sizeof(key.domain), "%s", domain);
 	snprintf(key.selector, sizeof(key.selector), "%s", sel);
 	printf("; created %s (%s)\n", path, dkim_keytype_name(type));
-	printf("; publish this record; sealpost signs with the key from now "
-	    "on:\n");
+	printf("; publish this record, then reload sealpostd (SIGHUP) so "
+	    "its workers load the key and sign with it:\n");
 	(void)print_record(&key);
 	dkim_keys_free(&key, 1);
 	return CLI_EXIT_OK;

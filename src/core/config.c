@@ -79,6 +79,7 @@ static const struct key_def keys[] = {
 	{ "max_sessions_per_ip", K_UINT,	F(max_sessions_per_ip), 1, 1000000 },
 	{ "max_line_length",	K_UINT,		F(max_line_length), 512, 65536 },
 	{ "auth_max_failures",	K_UINT,		F(auth_max_failures), 1, 100 },
+	{ "auth_cache_ttl",	K_DURATION,	F(auth_cache_ttl), 0, 86400 },
 	{ "workers",		K_UINT,		F(workers), 0, 1024 },
 	{ "trusted_networks",	K_NETWORKS,	F(trusted_networks), 0, 0 },
 	{ "dns_servers",	K_DNS,		F(dns_servers), 0, 0 },
@@ -251,6 +252,7 @@ config_defaults(struct config *cfg)
 	cfg->max_sessions_per_ip = 50;
 	cfg->max_line_length = 1000;
 	cfg->auth_max_failures = 3;
+	cfg->auth_cache_ttl = 300;
 	cfg->workers = 0;
 	defaults_dns(cfg);
 	cfg->dns_timeout = 5;

@@ -91,6 +91,7 @@ struct config {
 	unsigned	max_sessions_per_ip;	/* default 50 */
 	unsigned	max_line_length;	/* SMTP command line, default 1000 */
 	unsigned	auth_max_failures;	/* per session before close, default 3 */
+	unsigned	auth_cache_ttl;		/* seconds, 0 = off; default 300 */
 	unsigned	workers;		/* 0 = one per core */
 
 	size_t			n_trusted;

@@ -11,6 +11,15 @@
  * The octets sent before stuffing are exactly the size STAT and LIST
  * report: the store counts one extra octet for every bare LF, as the
  * conversion here adds one.
+ *
+ * Fast path: a message the store marks raw (our own deliveries that are
+ * CRLF-only with no line starting with '.', see store.h) is already its
+ * served form, so on a plaintext connection the file goes to the socket
+ * with sendfile(2) (libevent's evbuffer_add_file on a socket bufferevent)
+ * and never passes through user space. Over TLS (kernel TLS is not
+ * available everywhere, docs/performance.md) such a message is read
+ * straight into the output buffer in large chunks, skipping the
+ * byte-by-byte conversion and its copy.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +37,8 @@
 #define STREAM_CHUNK	(16 * 1024)
 /* Stop queueing once this much output waits; continue when drained. */
 #define STREAM_HIGH	(128 * 1024)
+/* Raw messages over TLS: one read per chunk, into the output buffer. */
+#define RAW_CHUNK	(64 * 1024)
 
 struct pop3_stream {
 	int		 fd;
@@ -38,6 +49,8 @@ struct pop3_stream {
 	bool		 at_line_start;
 	bool		 prev_cr;	/* last byte was CR: LF after is not bare */
 	bool		 line_blank;	/* this line so far is empty (or CR) */
+	bool		 sendfile;	/* raw, plaintext: file queued whole */
+	bool		 raw;		/* raw over TLS: no conversion */
 	uint64_t	 sent;
 	char		 in[STREAM_CHUNK];
 	/* Worst case every byte doubles ("\n" -> "\r\n", "." -> ".."). */
@@ -110,11 +123,34 @@ stream_finish(struct pop3_session *s)
 	if (!st->at_line_start)
 		evbuffer_add(out, "\r\n", 2);
 	evbuffer_add(out, ".\r\n", 3);
-	log_debug("pop3 sid=%s event=%s msg=%zu octets=%llu", s->sid,
-	    st->top ? "top" : "retr", st->index + 1,
-	    (unsigned long long)st->sent);
+	log_debug("pop3 sid=%s event=%s msg=%zu octets=%llu sendfile=%s",
+	    s->sid, st->top ? "top" : "retr", st->index + 1,
+	    (unsigned long long)st->sent, st->sendfile ? "yes" :
+	    st->raw ? "raw" : "no");
 	pop3_stream_free(&s->stream);
 	pop3_resume(s);
+}
+
+/*
+ * Reads up to RAW_CHUNK bytes of a raw message straight into out's free
+ * space. Returns what read() returned (-1 with errno, 0 at the end).
+ */
+static ssize_t
+stream_read_raw(struct pop3_stream *st, struct evbuffer *out)
+{
+	struct evbuffer_iovec v;
+	ssize_t n;
+
+	if (evbuffer_reserve_space(out, RAW_CHUNK, &v, 1) < 1)
+		return -1;
+	n = read(st->fd, v.iov_base, RAW_CHUNK);
+	if (n > 0) {
+		v.iov_len = (size_t)n;
+		if (evbuffer_commit_space(out, &v, 1) == -1)
+			return -1;
+		st->sent += (uint64_t)n;
+	}
+	return n;
 }
 
 void
@@ -126,8 +162,23 @@ pop3_stream_pump(struct pop3_session *s)
 	size_t o;
 	bool stop;
 
+	if (st->sendfile) {
+		/*
+		 * The file was queued whole; finish once it has mostly
+		 * drained, so pipelined RETRs hold one file (one fd) at a
+		 * time per session.
+		 */
+		if (conn_output_pending(s->conn) < STREAM_HIGH)
+			stream_finish(s);
+		return;
+	}
 	while (conn_output_pending(s->conn) < STREAM_HIGH) {
-		n = read(st->fd, st->in, sizeof(st->in));
+		if (st->raw) {
+			n = stream_read_raw(st, out);
+			if (n > 0)
+				continue;
+		} else
+			n = read(st->fd, st->in, sizeof(st->in));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -177,9 +228,20 @@ stream_start(struct pop3_session *s, size_t index, bool top, uint64_t lines)
 	if (top) {
 		pop3_ok(s, "Top of message follows");
 	} else {
+		const struct store_msg_info *mi =
+		    store_mailbox_msg(s->drop->mb, index);
+
 		s->drop->retrieved[index] = true;
-		pop3_ok(s, "%llu octets", (unsigned long long)
-		    store_mailbox_msg(s->drop->mb, index)->size);
+		pop3_ok(s, "%llu octets", (unsigned long long)mi->size);
+		st->raw = mi->raw;
+		/* On failure fd is still ours: the read path takes over. */
+		if (mi->raw && !conn_is_tls(s->conn) && mi->size <= INT64_MAX &&
+		    evbuffer_add_file(conn_output(s->conn), fd, 0,
+		    (ev_off_t)mi->size) == 0) {
+			st->fd = -1;
+			st->sendfile = true;
+			st->sent = mi->size;
+		}
 	}
 	s->stream = st;
 	s->mode = PM_WAIT;

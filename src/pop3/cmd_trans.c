@@ -219,8 +219,16 @@ pop3_cmd_quit(struct pop3_session *s, const struct str_view *args,
 	for (size_t i = 0; i < s->drop->n && !changes; i++)
 		changes = s->drop->deleted[i] || s->drop->retrieved[i];
 	if (!changes) {
-		pop3_ok(s, "" SIGN_OFF " (%zu message%s left)", s->drop->n,
-		    s->drop->n == 1 ? "" : "s");
+		size_t n = s->drop->n;
+
+		/*
+		 * Unlock before the reply: a client that logs in again as soon
+		 * as it reads +OK must not find its own maildrop [IN-USE]
+		 * (seen once logins became fast, docs/performance.md).
+		 */
+		pop3_drop_free(&s->drop);
+		pop3_ok(s, "" SIGN_OFF " (%zu message%s left)", n,
+		    n == 1 ? "" : "s");
 		return CMD_CLOSE;
 	}
 	/* The job owns the maildrop (and its lock) until UPDATE is done. */

@@ -118,17 +118,31 @@ feed(struct smtp_data *d, const char *in, size_t len, bool dot)
 			cr_held = false;
 			d->state = DS_TEXT;
 			continue;
-		case DS_TEXT:
-			if (c == '\r') {
-				d->state = DS_CR;
-				cr_held = false;
-			} else if (c == '\n') {
+		case DS_TEXT: {
+			/*
+			 * Skip to the next CR or LF with memchr rather than a
+			 * byte at a time: the bulk of a message is line text
+			 * (about 8 instructions per byte before, profiled).
+			 */
+			const char *cr = memchr(in + i, '\r', len - i);
+			size_t end = cr != NULL ? (size_t)(cr - in) : len;
+			const char *lf = memchr(in + i, '\n', end - i);
+
+			if (lf != NULL) {
+				i = (size_t)(lf - in);
 				emit(d, in + run, i - run);
 				bare_newline(d);
-				run = i + 1;
+				run = ++i;
+				continue;
 			}
-			i++;
+			i = end;
+			if (cr != NULL) {
+				d->state = DS_CR;
+				cr_held = false;
+				i++;
+			}
 			continue;
+		}
 		case DS_CR:
 			if (c == '\n') {
 				if (cr_held)

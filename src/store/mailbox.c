@@ -99,6 +99,24 @@ name_size(const char *base, uint64_t *out)
 	return 0;
 }
 
+/* MAILDIR_RAW_FLAG right after the ",S=<digits>" name_size() read. */
+static bool
+name_raw(const char *base)
+{
+	const char *p = base, *hit = NULL;
+
+	while ((p = strstr(p, ",S=")) != NULL) {
+		hit = p + 3;
+		p += 3;
+	}
+	if (hit == NULL)
+		return false;
+	hit += strspn(hit, "0123456789");
+	return strncmp(hit, MAILDIR_RAW_FLAG, strlen(MAILDIR_RAW_FLAG)) == 0 &&
+	    (hit[strlen(MAILDIR_RAW_FLAG)] == '\0' ||
+	    hit[strlen(MAILDIR_RAW_FLAG)] == ',');
+}
+
 /*
  * Served size: every bare LF becomes CRLF on the wire (RFC 1939 section
  * 11 wants exact octet counts). Our own deliveries are CRLF and carry
@@ -128,6 +146,8 @@ msg_measure(int fd, off_t fsize, const char *base, struct mb_msg *m)
 		    lf > peek && lf[-1] == '\r' &&
 		    pread(fd, &last, 1, fsize - 1) == 1 && last == '\n') {
 			m->info.size = s;
+			/* Only our own deliveries carry the flag. */
+			m->info.raw = name_raw(base);
 			return 0;
 		}
 	}
@@ -169,6 +189,55 @@ name_seconds(const char *name)
 	return v;
 }
 
+static struct mb_msg *
+mailbox_slot(struct store_mailbox *mb)
+{
+	if (mb->n == mb->cap) {
+		mb->cap = mb->cap == 0 ? 64 : 2 * mb->cap;
+		mb->msgs = xrealloc(mb->msgs, mb->cap * sizeof(*mb->msgs));
+	}
+	memset(&mb->msgs[mb->n], 0, sizeof(mb->msgs[mb->n]));
+	return &mb->msgs[mb->n];
+}
+
+/*
+ * A message our own delivery marked raw (MAILDIR_RAW_FLAG: CRLF only,
+ * final CRLF) whose ",S=" size is its file size needs no peek: one
+ * fstatat instead of open, fstat, two preads and close per message,
+ * which is most of a login's syscalls on a full maildrop. Returns 1 when
+ * added, 0 when the caller must look at the file (or it is not a
+ * regular file of that size).
+ */
+static int
+mailbox_add_raw(struct store_mailbox *mb, int dirfd, const char *name,
+    bool in_cur)
+{
+	size_t blen = strcspn(name, ":");
+	char base[STORE_NAME_MAX + 1];
+	struct mb_msg *m;
+	struct stat sb;
+	uint64_t s;
+
+	if (blen >= sizeof(base))
+		return 0;
+	memcpy(base, name, blen);
+	base[blen] = '\0';
+	if (!name_raw(base) || name_size(base, &s) == -1 || s == 0 ||
+	    fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != s)
+		return 0;
+	m = mailbox_slot(mb);
+	m->name = xstrdup(name);
+	m->base = xstrdup(base);
+	m->in_cur = in_cur;
+	m->sec = name_seconds(name);
+	uid_from_base(m->base, m->uid);
+	m->info.size = s;
+	m->info.raw = true;
+	mb->n++;
+	return 1;
+}
+
 static int
 mailbox_add(struct store_mailbox *mb, int dirfd, const char *name, bool in_cur)
 {
@@ -176,6 +245,8 @@ mailbox_add(struct store_mailbox *mb, int dirfd, const char *name, bool in_cur)
 	struct stat sb;
 	int fd, rc;
 
+	if (mailbox_add_raw(mb, dirfd, name, in_cur) == 1)
+		return 0;
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd == -1 || fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 		/* Vanished or not a message: not part of this maildrop. */
@@ -183,12 +254,7 @@ mailbox_add(struct store_mailbox *mb, int dirfd, const char *name, bool in_cur)
 			close(fd);
 		return 0;
 	}
-	if (mb->n == mb->cap) {
-		mb->cap = mb->cap == 0 ? 64 : 2 * mb->cap;
-		mb->msgs = xrealloc(mb->msgs, mb->cap * sizeof(*mb->msgs));
-	}
-	m = &mb->msgs[mb->n];
-	memset(m, 0, sizeof(*m));
+	m = mailbox_slot(mb);
 	m->name = xstrdup(name);
 	m->base = xstrndup(name, strcspn(name, ":"));
 	m->in_cur = in_cur;

@@ -9,7 +9,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -230,8 +232,43 @@ maildir_hostname_escape(const char *host)
 	return out;
 }
 
+void
+maildir_scan_update(struct maildir_scan *sc, const void *data, size_t len)
+{
+	const char *p = data, *end = p + len, *lf;
+
+	if (sc->dirty || len == 0)
+		return;
+	while (p < end) {
+		/* RFC 1939 section 3: a line starting with '.' is stuffed. */
+		if (!sc->mid_line && *p == '.') {
+			sc->dirty = true;
+			return;
+		}
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL) {
+			sc->mid_line = true;
+			sc->prev_cr = end[-1] == '\r';
+			return;
+		}
+		/* A bare LF is served as CRLF. */
+		if (lf > p ? lf[-1] != '\r' : !sc->prev_cr) {
+			sc->dirty = true;
+			return;
+		}
+		sc->mid_line = false;
+		sc->prev_cr = false;
+		p = lf + 1;
+	}
+}
+
+bool
+maildir_scan_raw(const struct maildir_scan *sc, uint64_t size)
+{
+	return size > 0 && !sc->dirty && !sc->mid_line;
+}
+
 int
-maildir_name_new(const struct store *st, uint64_t size, char *out,
+maildir_name_new(const struct store *st, uint64_t size, bool raw, char *out,
     size_t outsz)
 {
 	struct timeval tv;
@@ -242,15 +279,217 @@ maildir_name_new(const struct store *st, uint64_t size, char *out,
 	gettimeofday(&tv, NULL);
 	store_random(&rnd, sizeof(rnd));
 	seq = atomic_fetch_add(&maildir_seq, 1);
-	n = snprintf(out, outsz, "%lld.M%06ldP%ldQ%lluR%08x.%s,S=%llu",
+	n = snprintf(out, outsz, "%lld.M%06ldP%ldQ%lluR%08x.%s,S=%llu%s",
 	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
 	    (unsigned long long)seq, (unsigned)rnd, st->hostname,
-	    (unsigned long long)size);
+	    (unsigned long long)size, raw ? MAILDIR_RAW_FLAG : "");
 	if (n < 0 || (size_t)n >= outsz || (size_t)n > STORE_NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Cache of open Maildir directories. A delivery used to walk and mkdir
+ * <domain>, <local>, tmp, new and cur (five mkdirat, five openat) and
+ * open new/ again for its fsync: about 16 path-walking syscalls per
+ * message, which profiles of 50 concurrent sessions showed among the top
+ * kernel costs (docs/performance.md). Now the Maildir fd and its new/ fd
+ * are kept for the MDC_SLOTS most recently delivered-to Maildirs; an
+ * entry is trusted while the Maildir is still linked (st_nlink > 0, one
+ * fstat), so a Maildir removed or replaced (even by a symlink) is walked
+ * again with the O_NOFOLLOW checks. Any failed delivery empties the cache.
+ */
+#define MDC_SLOTS	128
+
+struct mdc_entry {
+	char		rel[2 * STORE_NAME_MAX + 2];	/* "" = free */
+	int		mfd, new_fd;
+	unsigned	refs;		/* fsyncs running on new_fd */
+	bool		stale;		/* close when refs drops to 0 */
+	uint64_t	used;
+};
+
+struct maildir_cache {
+	pthread_mutex_t		lock;
+	uint64_t		tick;
+	struct mdc_entry	e[MDC_SLOTS];
+};
+
+static struct maildir_cache *
+mdc_get(struct store *st)
+{
+	struct maildir_cache *c = atomic_load(&st->mdcache), *expect = NULL;
+
+	if (c != NULL)
+		return c;
+	c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	for (size_t i = 0; i < MDC_SLOTS; i++)
+		c->e[i].mfd = c->e[i].new_fd = -1;
+	if (!atomic_compare_exchange_strong(&st->mdcache, &expect, c)) {
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+		return expect;
+	}
+	return c;
+}
+
+static void
+mdc_close(struct mdc_entry *e)
+{
+	if (e->mfd != -1)
+		close(e->mfd);
+	if (e->new_fd != -1)
+		close(e->new_fd);
+	e->mfd = e->new_fd = -1;
+	e->rel[0] = '\0';
+	e->stale = false;
+}
+
+/* Drops e now, or when its running fsyncs finish. Lock held. */
+static void
+mdc_drop(struct mdc_entry *e)
+{
+	if (e->refs > 0)
+		e->stale = true;
+	else
+		mdc_close(e);
+}
+
+static struct mdc_entry *
+mdc_find(struct maildir_cache *c, const char *rel)
+{
+	for (size_t i = 0; i < MDC_SLOTS; i++)
+		if (!c->e[i].stale && c->e[i].rel[0] != '\0' &&
+		    strcmp(c->e[i].rel, rel) == 0)
+			return &c->e[i];
+	return NULL;
+}
+
+/* A dup of rel's cached Maildir fd, or -1 (not cached, or unlinked). */
+static int
+mdc_lookup(struct maildir_cache *c, const char *rel)
+{
+	struct mdc_entry *e;
+	struct stat sb;
+	int fd = -1;
+
+	pthread_mutex_lock(&c->lock);
+	if ((e = mdc_find(c, rel)) != NULL) {
+		if (fstat(e->mfd, &sb) == 0 && sb.st_nlink > 0) {
+			fd = fcntl(e->mfd, F_DUPFD_CLOEXEC, 0);
+			e->used = ++c->tick;
+		} else
+			mdc_drop(e);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+/* Remembers mfd (dup'ed) and its new/ for rel; failures just skip it. */
+static void
+mdc_insert(struct maildir_cache *c, const char *rel, int mfd)
+{
+	struct mdc_entry *e, *victim = NULL;
+	int m, n;
+
+	if (strlen(rel) >= sizeof(victim->rel))
+		return;
+	m = fcntl(mfd, F_DUPFD_CLOEXEC, 0);
+	n = openat(mfd, "new", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (m == -1 || n == -1)
+		goto fail;
+	pthread_mutex_lock(&c->lock);
+	if (mdc_find(c, rel) != NULL) {
+		pthread_mutex_unlock(&c->lock);
+		goto fail;
+	}
+	for (size_t i = 0; i < MDC_SLOTS; i++) {
+		e = &c->e[i];
+		if (e->refs > 0 || e->stale)
+			continue;
+		if (victim == NULL || e->rel[0] == '\0' ||
+		    (victim->rel[0] != '\0' && e->used < victim->used))
+			victim = e;
+		if (victim->rel[0] == '\0')
+			break;
+	}
+	if (victim == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		goto fail;
+	}
+	mdc_close(victim);
+	memcpy(victim->rel, rel, strlen(rel) + 1);
+	victim->mfd = m;
+	victim->new_fd = n;
+	victim->used = ++c->tick;
+	pthread_mutex_unlock(&c->lock);
+	return;
+fail:
+	if (m != -1)
+		close(m);
+	if (n != -1)
+		close(n);
+}
+
+int
+maildir_fsync_new(struct store *st, const char *rel)
+{
+	struct maildir_cache *c = mdc_get(st);
+	struct mdc_entry *e;
+	char path[2 * STORE_NAME_MAX + 8];
+	int rc, saved;
+
+	pthread_mutex_lock(&c->lock);
+	if ((e = mdc_find(c, rel)) != NULL)
+		e->refs++;
+	pthread_mutex_unlock(&c->lock);
+	if (e == NULL) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/new", rel) >=
+		    sizeof(path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		return store_fsync_dirat(st->mail_fd, path);
+	}
+	rc = fsync(e->new_fd);
+	saved = errno;
+	pthread_mutex_lock(&c->lock);
+	if (--e->refs == 0 && e->stale)
+		mdc_close(e);
+	pthread_mutex_unlock(&c->lock);
+	errno = saved;
+	return rc;
+}
+
+void
+maildir_cache_forget(struct store *st)
+{
+	struct maildir_cache *c = atomic_load(&st->mdcache);
+
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < MDC_SLOTS; i++)
+		if (c->e[i].rel[0] != '\0')
+			mdc_drop(&c->e[i]);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+maildir_cache_free(struct store *st)
+{
+	struct maildir_cache *c = atomic_exchange(&st->mdcache, NULL);
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < MDC_SLOTS; i++)
+		mdc_close(&c->e[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
 /*
@@ -273,6 +512,8 @@ maildir_open(struct store *st, const char *rel, int create)
 	if (!create)
 		return openat(st->mail_fd, rel, O_RDONLY | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC);
+	if ((mfd = mdc_lookup(mdc_get(st), rel)) != -1)
+		return mfd;
 	memcpy(domain, rel, (size_t)(slash - rel));
 	domain[slash - rel] = '\0';
 	if ((dfd = store_mkdir_open(st->mail_fd, domain, &created)) == -1)
@@ -293,6 +534,7 @@ maildir_open(struct store *st, const char *rel, int create)
 			goto fail_mfd;
 	}
 	close(dfd);
+	mdc_insert(mdc_get(st), rel, mfd);
 	return mfd;
 fail_mfd:
 	saved = errno;

@@ -42,6 +42,8 @@ struct store_spool {
 	bool		 flushed;	/* some octets are in the file */
 	char		*prefix;	/* stored in front at commit */
 	size_t		 prefix_len;
+	struct maildir_scan	 scan;	/* servable as stored? (maildir.c) */
+	struct maildir_scan	 prefix_scan;	/* the same for the prefix */
 	bool		 failed;	/* a write failed: never commit */
 	bool		 committed;
 	char		 err[STORE_ERR_MAX];
@@ -121,6 +123,7 @@ store_free(struct store **stp)
 		close(st->queue_fd);
 	if (st->mail_fd != -1)
 		close(st->mail_fd);
+	maildir_cache_free(st);
 	free(st->hostname);
 	free(st);
 	*stp = NULL;
@@ -195,10 +198,12 @@ store_spool_set_prefix(struct store_spool *sp, const void *data, size_t len,
 	free(sp->prefix);
 	sp->prefix = NULL;
 	sp->prefix_len = 0;
+	memset(&sp->prefix_scan, 0, sizeof(sp->prefix_scan));
 	if (len > 0) {
 		sp->prefix = xmalloc(len);
 		memcpy(sp->prefix, data, len);
 		sp->prefix_len = len;
+		maildir_scan_update(&sp->prefix_scan, data, len);
 	}
 	return 0;
 }
@@ -232,6 +237,7 @@ store_spool_write(struct store_spool *sp, const void *data, size_t len,
 	}
 	if (len == 0)
 		return 0;
+	maildir_scan_update(&sp->scan, data, len);
 	if (len <= STORE_SPOOL_BUFSZ - sp->buflen) {
 		memcpy(sp->buf + sp->buflen, data, len);
 		sp->buflen += len;
@@ -459,7 +465,7 @@ targets_publish(struct store_spool *sp, struct target *t, size_t n,
 		if (t[i].state != TGT_NEW)
 			continue;
 		snprintf(to, sizeof(to), "%s/new", t[i].rel);
-		if (store_fsync_dirat(st->mail_fd, to) == -1) {
+		if (maildir_fsync_new(st, t[i].rel) == -1) {
 			store_err(sp->err, "fsync(mail/%s): %s", to,
 			    strerror(errno));
 			return -1;
@@ -496,7 +502,10 @@ store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
 		sp->failed = true;
 		return -1;
 	}
-	if (maildir_name_new(st, sp->size, name, sizeof(name)) == -1) {
+	/* Prefix then body: each must be clean, the prefix whole lines. */
+	if (maildir_name_new(st, sp->size, maildir_scan_raw(&sp->scan,
+	    sp->size) && !sp->prefix_scan.dirty && !sp->prefix_scan.mid_line,
+	    name, sizeof(name)) == -1) {
 		store_err(sp->err, "maildir name: %s", strerror(errno));
 		return -1;
 	}
@@ -517,6 +526,7 @@ store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
 	sp->committed = true;
 	return 0;
 fail:
+	maildir_cache_forget(st);
 	targets_rollback(st, t, d->n_local, name);
 	if (queued)
 		queue_unstage(st, sp->id);

@@ -216,6 +216,12 @@ struct store_msg_info {
 	const char	*uid;	/* unique-id (RFC 1939 UIDL): 0x21-0x7E, <= 70 */
 	uint64_t	 size;	/* octets as served, with CRLF line ends */
 	bool		 needs_crlf_conversion;	/* file has bare LF */
+	/*
+	 * The file is the served form byte for byte (CRLF only, no line
+	 * starting with '.', final CRLF): marked so at delivery, see
+	 * maildir_scan_update(); RETR may send it with sendfile(2).
+	 */
+	bool		 raw;
 };
 
 /*

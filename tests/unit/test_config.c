@@ -74,6 +74,7 @@ test_config_defaults(void **state)
 	assert_int_equal(c.max_sessions_per_ip, 50);
 	assert_int_equal(c.max_line_length, 1000);
 	assert_int_equal(c.auth_max_failures, 3);
+	assert_int_equal(c.auth_cache_ttl, 300);
 	assert_int_equal(c.workers, 0);
 	assert_int_equal(c.n_trusted, 0);
 	assert_true(c.n_dns >= 1);
@@ -124,6 +125,7 @@ static const char every_key[] =
     "max_sessions_per_ip = 7\n"
     "max_line_length = 2048\n"
     "auth_max_failures = 2\n"
+    "auth_cache_ttl = 0\n"
     "workers = 4\n"
     "trusted_networks = 10.0.0.0/8 2001:db8::/32, 192.0.2.7\n"
     "dns_servers = 127.0.0.1:5353, [::1]:53 192.0.2.53\n"
@@ -199,6 +201,7 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.max_sessions_per_ip, 7);
 	assert_int_equal(c.max_line_length, 2048);
 	assert_int_equal(c.auth_max_failures, 2);
+	assert_int_equal(c.auth_cache_ttl, 0);
 	assert_int_equal(c.workers, 4);
 	assert_int_equal(c.n_trusted, 3);
 	assert_int_equal(c.trusted_networks[1].family, AF_INET6);
