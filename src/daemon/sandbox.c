@@ -356,6 +356,7 @@ static const int sb_calls_common[] = {
 	SYS_renameat, SYS_renameat2, SYS_linkat, SYS_unlinkat,
 	SYS_getdents64, SYS_fsync, SYS_fdatasync, SYS_fcntl, SYS_flock,
 	SYS_copy_file_range,	/* spool.c copies a message for alias copies */
+	SYS_sendfile,	/* plaintext POP3 RETR (evbuffer_add_file) */
 #ifdef SYS_open
 	SYS_open, SYS_stat, SYS_lstat, SYS_mkdir, SYS_rename, SYS_link,
 	SYS_unlink, SYS_rmdir,
