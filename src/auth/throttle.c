@@ -1,7 +1,10 @@
 /*
  * Shared, lock-free failure counters; see throttle.h. A slot's state word
  * packs the failure count (low 16 bits) and the monotonic second of the
- * last failure (the rest), so one CAS updates both consistently.
+ * last failure (the rest), so one CAS updates both consistently. An
+ * address's turn word packs the monotonic millisecond at which its last
+ * booked verdict is answered (high 48 bits) and how many verdicts are
+ * queued in a row before it (low 16).
  */
 #include "auth/throttle.h"
 
@@ -22,10 +25,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
 #define THROTTLE_PROBE		8
 #define THROTTLE_COUNT_MAX	0xffffu
 #define THROTTLE_NAME_MAX	255
+#define THROTTLE_CHAIN_MAX	0xffffu
 
 struct throttle_slot {
 	_Atomic uint64_t	key;	/* 0 = empty */
 	_Atomic uint64_t	state;	/* last_failure << 16 | count */
+	_Atomic uint64_t	turn;	/* reply_at_ms << 16 | queued before */
 };
 
 struct throttle {
@@ -176,6 +181,7 @@ slot_find(struct throttle *t, uint64_t key, bool create, uint64_t now)
 		if (atomic_compare_exchange_strong(&victim->key, &victim_key,
 		    key)) {
 			atomic_store(&victim->state, 0);
+			atomic_store(&victim->turn, 0);
 			return victim;
 		}
 	}
@@ -249,6 +255,17 @@ now_secs(void)
 	return (uint64_t)ts.tv_sec + 1;
 }
 
+/* The same clock in milliseconds (now_secs() == now_ms() / 1000). */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec + 1) * 1000 +
+	    (uint64_t)ts.tv_nsec / 1000000;
+}
+
 unsigned
 throttle_delay_ms_at(struct throttle *t, const struct sockaddr *ip,
     const char *account, uint64_t now)
@@ -294,4 +311,52 @@ throttle_record_success(struct throttle *t, const struct sockaddr *ip,
     const char *account)
 {
 	throttle_record_success_at(t, ip, account, now_secs());
+}
+
+/*
+ * Books the address's next turn. Its failures so far and the verdicts
+ * already queued before this one (each assumed to fail, as a guesser's
+ * do) set the delay, counted from the previous queued verdict's answer:
+ * exactly the schedule one connection guessing in turn would get, so
+ * parallel connections gain nothing. An address without failures has
+ * nothing queued and waits for nobody.
+ */
+unsigned
+throttle_turn_ms_at(struct throttle *t, const struct sockaddr *ip,
+    const char *account, uint64_t now_ms_)
+{
+	uint64_t now = now_ms_ / 1000, key = ip_key(t, ip);
+	uint64_t old, new, start, at = now_ms_;
+	unsigned acc = key_delay(t, account_key(t, account), now);
+	struct throttle_slot *s;
+	unsigned n, chain, d;
+
+	if (key == 0 || (s = slot_find(t, key, false, now)) == NULL)
+		return acc;
+	n = state_count(atomic_load(&s->state), now);
+	old = atomic_load(&s->turn);
+	do {
+		uint64_t prev_at = old >> 16;
+
+		if (prev_at > now_ms_) {
+			chain = (unsigned)(old & THROTTLE_CHAIN_MAX);
+			if (chain < THROTTLE_CHAIN_MAX)
+				chain++;
+			start = prev_at;
+		} else {
+			chain = 0;
+			start = now_ms_;
+		}
+		d = delay_for(n + chain);
+		at = start + (d > acc ? d : acc);
+		new = at << 16 | chain;
+	} while (!atomic_compare_exchange_weak(&s->turn, &old, new));
+	return (unsigned)(at - now_ms_);
+}
+
+unsigned
+throttle_turn_ms(struct throttle *t, const struct sockaddr *ip,
+    const char *account)
+{
+	return throttle_turn_ms_at(t, ip, account, now_ms());
 }

@@ -15,7 +15,14 @@
  * address's (an attacker holding one valid account cannot wipe his record
  * by logging into it between guesses).
  *
- * Each slot is two 64-bit atomics updated with compare-and-swap: no
+ * Turns: login verdicts from one address are answered one after another
+ * (throttle_turn_ms). When failures are on record, a verdict booked while
+ * another is still waiting for its answer waits for that answer plus the
+ * delay it would have had if every verdict queued before it had failed:
+ * ten parallel connections then guess exactly as fast as one. Addresses
+ * without recent failures queue for nothing.
+ *
+ * Each slot is three 64-bit atomics updated with compare-and-swap: no
  * locks, so a worker that dies mid-update cannot wedge the others. The
  * table is fixed-size; when a key's few candidate slots are all in use
  * the one with the oldest failure is reused, so memory stays bounded
@@ -53,6 +60,20 @@ void	throttle_record_failure(struct throttle *, const struct sockaddr *ip,
 	    const char *account);
 void	throttle_record_success(struct throttle *, const struct sockaddr *ip,
 	    const char *account);
+
+/*
+ * Books the next verdict (success or failure) for a login attempt from ip
+ * for account and returns the milliseconds to wait before answering it:
+ * throttle_delay_ms() when nothing from ip is waiting, else queued behind
+ * the verdicts from ip that are (see above). Call it exactly once per
+ * attempt, when the verdict is known, and answer after the wait.
+ */
+unsigned	throttle_turn_ms(struct throttle *, const struct sockaddr *ip,
+	    const char *account);
+/* The same with an explicit clock in milliseconds (now_ms / 1000 is the
+ * clock of the _at functions below), for tests. */
+unsigned	throttle_turn_ms_at(struct throttle *, const struct sockaddr *,
+	    const char *, uint64_t now_ms);
 
 /* The same with an explicit clock (monotonic seconds), for tests. */
 unsigned	throttle_delay_ms_at(struct throttle *, const struct sockaddr *,

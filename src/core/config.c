@@ -121,6 +121,7 @@ static const struct key_def keys[] = {
 	{ "relay_auth_user",	K_AUTH_USER,	F(relay_auth_user), 0, 0 },
 	{ "relay_auth_password_file", K_PATH,	F(relay_auth_password_file), 0,
 	    0 },
+	{ "sandbox",		K_BOOL,		F(sandbox), 0, 0 },
 	{ "relay_mx_port",	K_UINT,		F(relay_mx_port), 1, 65535 },
 	{ "relay_max_connections", K_UINT,	F(relay_max_connections), 1, 10000 },
 	{ "relay_max_per_domain", K_UINT,	F(relay_max_per_domain), 1, 10000 },
@@ -284,6 +285,7 @@ config_defaults(struct config *cfg)
 	cfg->pop3_apop = false;
 	cfg->pop3_require_tls = true;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->sandbox = true;
 	cfg->tls_outbound = TLS_OUTBOUND_MAY;
 	/* Roughly doubling, then hourly (issue 5); 5 days as is customary. */
 	cfg->n_retry = (size_t)config_parse_schedule("5m,10m,20m,40m,1h",

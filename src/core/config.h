@@ -150,6 +150,8 @@ struct config {
 	bool		pop3_apop;		/* default false */
 	bool		pop3_require_tls;	/* default true: no login before STLS */
 	int		log_level;		/* enum log_level */
+	/* Landlock + seccomp in workers and the queue runner; default true. */
+	bool		sandbox;
 
 	/* Line where each key was set (0 = default), indexed like the key table. */
 	unsigned	key_line[CONFIG_MAX_KEYS];

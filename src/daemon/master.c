@@ -227,6 +227,20 @@ master_recover_store(const struct config *cfg)
 		fatal("store recovery failed");
 }
 
+/*
+ * SIGSYS is how the seccomp filter (sandbox.c) kills a child that made a
+ * system call it never makes: treat it as a sign of compromise.
+ */
+static void
+master_log_violation(pid_t pid, int status)
+{
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_error("master event=sandbox-violation pid=%d signal=SIGSYS "
+		    "hint=\"a forbidden system call: compromise, or a call "
+		    "missing from the allow-list (sandbox = no to debug)\"",
+		    (int)pid);
+}
+
 static void
 master_reap(struct master *m)
 {
@@ -240,6 +254,7 @@ master_reap(struct master *m)
 			found = true;
 			m->runner.pid = 0;
 			if (!m->stopping) {
+				master_log_violation(pid, status);
 				log_error("master event=runner-died pid=%d status=%d",
 				    (int)pid, status);
 				m->runner.restart_at = time(NULL) -
@@ -257,6 +272,7 @@ master_reap(struct master *m)
 			conn_limits_reset_worker(m->limits, slot->row);
 			if (m->stopping)
 				break;
+			master_log_violation(pid, status);
 			if (WIFSIGNALED(status))
 				log_error("master event=worker-died pid=%d "
 				    "signal=%d", (int)pid, WTERMSIG(status));

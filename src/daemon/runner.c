@@ -45,6 +45,7 @@
 #include "daemon/relay_limit.h"
 #include "daemon/route.h"
 #include "daemon/runner_int.h"
+#include "daemon/sandbox.h"
 #include "daemon/worker.h"
 #include "dns/resolver.h"
 #include "smtp/client.h"
@@ -928,6 +929,8 @@ runner_main(const struct config *cfg)
 	log_set_prefix("runner ");
 	worker_drop_privileges(cfg);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 || getppid() == 1)
+		_exit(1);
+	if (sandbox_apply(cfg, SANDBOX_RUNNER, NULL) == -1)
 		_exit(1);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r.base = event_base_new()) == NULL)

@@ -4,6 +4,7 @@
  * deadline. SIGHUP re-reads the account files.
  */
 #include "daemon/worker.h"
+#include "daemon/sandbox.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -286,6 +287,9 @@ worker_main(const struct worker_params *params)
 	 * after the uid change, which clears it.
 	 */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 || getppid() == 1)
+		_exit(1);
+	/* Before the thread pool: Landlock binds only later threads. */
+	if (sandbox_apply(params->cfg, SANDBOX_WORKER, NULL) == -1)
 		_exit(1);
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();

@@ -182,14 +182,15 @@ auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Every verdict waits the throttle's delay for this address and name, so
- * timing tells an attacker nothing and guessing slows to a crawl. name is
- * the account on success, else the name tried (copied).
+ * timing tells an attacker nothing and guessing slows to a crawl; verdicts
+ * from one address take turns, so parallel connections gain nothing. name
+ * is the account on success, else the name tried (copied).
  */
 static void
 auth_verdict(struct pop3_session *s, bool ok, const char *name,
     const char *mech)
 {
-	unsigned delay = throttle_delay_ms(s->svc->throttle,
+	unsigned delay = throttle_turn_ms(s->svc->throttle,
 	    (const struct sockaddr *)&s->peer, name);
 	struct timeval tv;
 

@@ -83,14 +83,16 @@ auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * Replies now, or after the throttle's delay for this address and
  * account: every outcome waits the same, so timing tells an attacker
- * nothing and guessing from a noisy address slows to a crawl.
+ * nothing and guessing from a noisy address slows to a crawl. Verdicts
+ * from one address take turns (throttle_turn_ms), so parallel
+ * connections guess no faster than one.
  */
 static void
 auth_finish(struct smtp_session *s, enum sasl_step step)
 {
 	const char *tried = s->sasl != NULL ? sasl_session_login(s->sasl) : NULL;
 	unsigned delay = step == SASL_STEP_MALFORMED ? 0 :
-	    throttle_delay_ms(s->svc->throttle,
+	    throttle_turn_ms(s->svc->throttle,
 	    (const struct sockaddr *)&s->peer, tried);
 	struct timeval tv;
 

@@ -87,6 +87,7 @@ test_config_defaults(void **state)
 	assert_false(c.pop3_apop);
 	assert_true(c.pop3_require_tls);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
+	assert_true(c.sandbox);
 	config_free(&c);
 	assert_null(c.hostname);
 	assert_null(c.data_dir);
@@ -161,6 +162,7 @@ static const char every_key[] =
     "tls_policy = Example.ORG.=encrypt, legacy.example=may\n"
     "relay_auth_user = relay@example.org\n"
     "relay_auth_password_file = /etc/sealpost/relay.secret\n"
+    "sandbox = no\n"
     "relay_mx_port = 2525\n"
     "relay_max_connections = 7\n"
     "relay_max_per_domain = 3\n"
@@ -234,6 +236,7 @@ test_config_every_key_parsed(void **state)
 	assert_false(c.dkim_verify);
 	assert_false(c.dmarc_enforce);
 	assert_false(c.dkim_sign);
+	assert_false(c.sandbox);
 	/* every_key sets each key once, on the line of its table index. */
 	assert_int_equal(c.tls_outbound, TLS_OUTBOUND_VERIFY);
 	assert_true(c.has_relay_host);

@@ -221,6 +221,65 @@ test_throttle_shared_across_fork(void **state)
 	throttle_free(&t);
 }
 
+/*
+ * Turns: ten verdicts booked at the same instant from an address with
+ * failures on record are answered one after another, each waiting the
+ * delay one connection guessing in turn would have had; then the queue
+ * drains and an attempt after it waits only its own delay.
+ */
+static void
+test_throttle_turns_serialise_one_address(void **state)
+{
+	static const unsigned want[] = {
+		/* 3 failures: 2000, then +d(4), +d(5), +d(6) capped ... */
+		2000, 6000, 14000, 29000, 44000, 59000, 74000, 89000, 104000,
+		119000
+	};
+	struct throttle *t = throttle_new_shared(1024);
+	struct sockaddr_storage a = ip("192.0.2.50"), b = ip("192.0.2.51");
+	uint64_t now_ms = 1000 * 1000;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		throttle_record_failure_at(t, SA(a), NULL, now_ms / 1000);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_int_equal(throttle_turn_ms_at(t, SA(a), "u@x", now_ms),
+		    want[i]);
+	/* Another address queues behind nobody. */
+	assert_int_equal(throttle_turn_ms_at(t, SA(b), "v@x", now_ms), 0);
+	/* Booked turns are not failures: the count is still 3. */
+	assert_int_equal(throttle_delay_ms_at(t, SA(a), NULL, now_ms / 1000),
+	    2000);
+	/* Half-way through the queue, a new attempt waits for its end. */
+	assert_int_equal(throttle_turn_ms_at(t, SA(a), NULL,
+	    now_ms + 60000), 119000 - 60000 + 15000);
+	/* Once every booked verdict is answered: only its own delay. */
+	now_ms += 200000;
+	assert_int_equal(throttle_turn_ms_at(t, SA(a), NULL, now_ms), 2000);
+	throttle_free(&t);
+}
+
+/* Without failures nothing queues: shared addresses (NAT) log in freely. */
+static void
+test_throttle_turns_free_without_failures(void **state)
+{
+	struct throttle *t = throttle_new_shared(1024);
+	struct sockaddr_storage a = ip("2001:db8::1");
+	uint64_t now_ms = 5000 * 1000;
+
+	(void)state;
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(throttle_turn_ms_at(t, SA(a), "w@x", now_ms), 0);
+	throttle_record_success_at(t, SA(a), "w@x", now_ms / 1000);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(throttle_turn_ms_at(t, SA(a), "w@x", now_ms), 0);
+	/* The account's own delay still applies, from any address. */
+	throttle_record_failure_at(t, NULL, "w@x", now_ms / 1000);
+	assert_int_equal(throttle_turn_ms_at(t, SA(a), "w@x", now_ms), 500);
+	assert_int_equal(throttle_turn_ms_at(t, NULL, "w@x", now_ms), 500);
+	throttle_free(&t);
+}
+
 int
 main(void)
 {
@@ -232,6 +291,8 @@ main(void)
 		cmocka_unit_test(test_throttle_ipv6_prefix),
 		cmocka_unit_test(test_throttle_table_is_bounded),
 		cmocka_unit_test(test_throttle_shared_across_fork),
+		cmocka_unit_test(test_throttle_turns_serialise_one_address),
+		cmocka_unit_test(test_throttle_turns_free_without_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
