@@ -165,6 +165,10 @@ DEFAULT_OVERRIDES = {
 	"timeout_data_block": "30",
 	"timeout_tls_handshake": "2",
 	"timeout_shutdown": "5",
+	# MX delivery of instances that do not route remote mail themselves
+	# goes to a loopback port where nothing listens (deferred, never to
+	# whatever might run on port 25 of the test machine).
+	"relay_mx_port": "1",
 }
 
 
