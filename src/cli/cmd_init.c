@@ -518,6 +518,8 @@ conf_limits(struct buf *b)
 	    "# RFC 5321 4.5.3.2 client timeouts: 220, MAIL, RCPT, DATA, data\n"
 	    "# block, final dot.\n"
 	    "timeout_relay_greeting = 5m\n"
+	    "# TCP connect to a next hop (then the next MX address is tried).\n"
+	    "timeout_relay_connect = 30s\n"
 	    "timeout_relay_mail = 5m\n"
 	    "timeout_relay_rcpt = 5m\n"
 	    "timeout_relay_data = 2m\n"

@@ -100,6 +100,8 @@ static const struct key_def keys[] = {
 	{ "queue_max_lifetime",	K_DURATION,	F(queue_max_lifetime), 60,
 	    365 * 86400 },
 	{ "queue_scan_interval", K_DURATION,	F(queue_scan_interval), 1, 3600 },
+	{ "timeout_relay_connect", K_DURATION,	F(timeout_relay_connect), 1,
+	    86400 },
 	{ "timeout_relay_greeting", K_DURATION,	F(timeout_relay_greeting), 1,
 	    86400 },
 	{ "timeout_relay_mail",	K_DURATION,	F(timeout_relay_mail), 1, 86400 },
@@ -292,7 +294,12 @@ config_defaults(struct config *cfg)
 	    cfg->queue_retry, CONFIG_MAX_RETRY);
 	cfg->queue_max_lifetime = 5 * 86400;
 	cfg->queue_scan_interval = 5;
-	/* RFC 5321 4.5.3.2.1-6. */
+	/*
+	 * RFC 5321 4.5.3.2.1-6. The RFC sets no TCP connect timeout; a
+	 * black-holed MX address must not cost the 5-minute greeting wait
+	 * before the next address is tried (Postfix uses 30 s too).
+	 */
+	cfg->timeout_relay_connect = 30;
 	cfg->timeout_relay_greeting = 300;
 	cfg->timeout_relay_mail = 300;
 	cfg->timeout_relay_rcpt = 300;

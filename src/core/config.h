@@ -135,6 +135,7 @@ struct config {
 	unsigned		queue_max_lifetime;	/* 5 days */
 	unsigned		queue_scan_interval;	/* 5 s */
 	/* RFC 5321 4.5.3.2 client timeouts, seconds. */
+	unsigned		timeout_relay_connect;	/* 30: TCP connect */
 	unsigned		timeout_relay_greeting;	/* 300 */
 	unsigned		timeout_relay_mail;	/* 300 (also EHLO, STARTTLS) */
 	unsigned		timeout_relay_rcpt;	/* 300 */

@@ -1140,7 +1140,7 @@ smtp_client_start(const struct smtp_client_params *p)
 	c->bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS);
 	sc_setup_bev(c);
-	sc_set_timeout(c, cfg->timeout_relay_greeting);
+	sc_set_timeout(c, cfg->timeout_relay_connect);
 	if (bufferevent_socket_connect(c->bev, p->addr, (int)p->addrlen) != 0) {
 		sc_fail_open(c, true, 451, "451 4.4.1 connect to %s failed: %s",
 		    c->peer, strerror(errno));

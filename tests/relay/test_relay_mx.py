@@ -28,6 +28,12 @@ MX_RECORDS = [
 	# Both families: ::1 (where B does not listen) must come first.
 	"--host-record=mx.dual.example,127.0.0.1,::1",
 	"--mx-host=dual.example,mx.dual.example,10",
+	# silent.example: the preferred MX drops SYNs (a full accept queue),
+	# the next one is B.
+	"--host-record=mx-silent.silent.example,127.0.0.5",
+	"--host-record=mx-up.silent.example,127.0.0.1",
+	"--mx-host=silent.example,mx-silent.silent.example,10",
+	"--mx-host=silent.example,mx-up.silent.example,20",
 ]
 
 
@@ -44,13 +50,14 @@ def pair(module_factory, mxdns):
 	through DNS."""
 	dns = {"dns_servers": "127.0.0.1:%d" % mxdns.port}
 	b = module_factory(dict(dns, domains="pref.example, implicit.example, "
-	    "dual.example"), start=False, users=False, name="b")
+	    "dual.example, silent.example"), start=False, users=False, name="b")
 	for addr in ("carol@pref.example", "dan@implicit.example",
-	    "kim@dual.example"):
+	    "kim@dual.example", "sam@silent.example"):
 		b.cli("user", "add", addr, "--password-stdin", input=b"Pw-x-123\n")
 	b.start()
 	a = module_factory(dict(dns, relay_mx_port=str(b.smtp),
-	    queue_scan_interval="1", queue_retry_schedule="1s"), name="a")
+	    queue_scan_interval="1", queue_retry_schedule="1s",
+	    timeout_relay_connect="2"), name="a")
 	return a, b
 
 
@@ -217,3 +224,38 @@ def test_relay_mx_odd_answers(make_instance, fake, domain, event, reply):
 		assert bounces(a, SENDER, mk) == []
 	if domain == "mixed.example":
 		assert "event=null-mx-ignored domain=mixed.example" in a.log()
+
+
+def test_relay_mx_silent_host_costs_only_the_connect_timeout(pair):
+	"""docs/config.md timeout_relay_connect: an MX address that never
+	answers the SYN (here a listener whose accept queue is full, so the
+	kernel drops further SYNs) is given up after timeout_relay_connect,
+	not the 5-minute greeting timeout, and the next MX gets the mail."""
+	a, b = pair
+	hole = socket.socket()
+	hole.bind(("127.0.0.5", b.smtp))
+	hole.listen(0)
+	fill = []
+	for _ in range(3):
+		f = socket.socket()
+		f.setblocking(False)
+		try:
+			f.connect(("127.0.0.5", b.smtp))
+		except BlockingIOError:
+			pass
+		fill.append(f)
+	try:
+		rcpt = "sam@silent.example"
+		mk = H.marker()
+		submit(a, [rcpt], H.simple_message(mk, sender=SENDER, to=rcpt))
+		msgs = wait_for(lambda: b.find(rcpt, mk), 20)
+		assert len(msgs) == 1, a.log_tail()
+		assert re.search(r"event=next-hop peer=mx-silent\.silent\.example"
+		    r"\[127\.0\.0\.5\]:%d tls=no reply=\"451 4\.4\.2 timeout in "
+		    r"state connect\" next=mx-up\.silent\.example"
+		    r"\[127\.0\.0\.1\]:%d" % (b.smtp, b.smtp), a.log()), \
+		    a.log()[-3000:]
+	finally:
+		for f in fill:
+			f.close()
+		hole.close()

@@ -144,6 +144,7 @@ static const char every_key[] =
     "queue_retry_schedule = 1s 2s,1m\n"
     "queue_max_lifetime = 2h\n"
     "queue_scan_interval = 1\n"
+    "timeout_relay_connect = 45s\n"
     "timeout_relay_greeting = 1m\n"
     "timeout_relay_mail = 2m\n"
     "timeout_relay_rcpt = 3m\n"
@@ -256,6 +257,7 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.queue_retry[2], 60);
 	assert_int_equal(c.queue_max_lifetime, 7200);
 	assert_int_equal(c.queue_scan_interval, 1);
+	assert_int_equal(c.timeout_relay_connect, 45);
 	assert_int_equal(c.timeout_relay_greeting, 60);
 	assert_int_equal(c.timeout_relay_mail, 120);
 	assert_int_equal(c.timeout_relay_rcpt, 180);
