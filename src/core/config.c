@@ -699,38 +699,58 @@ set_enum(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 	return -1;
 }
 
+/*
+ * The "domain=" half of a domain map item (transport, tls_policy): sets *d
+ * to the lower-case-able domain without a trailing dot and returns what
+ * follows the '=', or logs the error (shape names the value's form) and
+ * returns NULL. allow_any admits "*" for every domain.
+ */
+static const char *
+map_item_domain(struct parse_ctx *pc, unsigned line, const struct key_def *k,
+    const char *item, const char *shape, bool allow_any, struct str_view *d)
+{
+	const char *eq = strchr(item, '=');
+	char e[80];
+
+	if (eq == NULL) {
+		perr(pc, line, "%s: \"%s\" is not domain=%s", k->name,
+		    esc(e, sizeof(e), str_view_from(item)), shape);
+		return NULL;
+	}
+	*d = config_drop_trailing_dot(str_view_make(item, (size_t)(eq - item)));
+	if (!(allow_any && d->len == 1 && d->p[0] == '*') &&
+	    !config_domain_ok(*d)) {
+		perr(pc, line, "%s: \"%s\" is not a domain name", k->name,
+		    esc(e, sizeof(e), *d));
+		return NULL;
+	}
+	return eq + 1;
+}
+
 static int
 item_transport(struct parse_ctx *pc, unsigned line, const struct key_def *k,
     const char *item, void *arg)
 {
 	struct config *cfg = pc->cfg;
 	struct config_route *r;
-	const char *eq = strchr(item, '=');
+	const char *eq;
 	struct str_view d;
 	char e[80];
 
 	(void)arg;
-	if (eq == NULL) {
-		perr(pc, line, "%s: \"%s\" is not domain=[address]:port",
-		    k->name, esc(e, sizeof(e), str_view_from(item)));
+	if ((eq = map_item_domain(pc, line, k, item, "[address]:port", true,
+	    &d)) == NULL)
 		return -1;
-	}
-	d = config_drop_trailing_dot(str_view_make(item, (size_t)(eq - item)));
-	if (!(d.len == 1 && d.p[0] == '*') && !config_domain_ok(d)) {
-		perr(pc, line, "%s: \"%s\" is not a domain name", k->name,
-		    esc(e, sizeof(e), d));
-		return -1;
-	}
 	if (cfg->n_transport == CONFIG_MAX_TRANSPORT) {
 		perr(pc, line, "%s: more than %d entries", k->name,
 		    CONFIG_MAX_TRANSPORT);
 		return -1;
 	}
 	r = &cfg->transport[cfg->n_transport];
-	if (config_parse_route(eq + 1, &r->hop) == -1) {
+	if (config_parse_route(eq, &r->hop) == -1) {
 		perr(pc, line, "%s: \"%s\" is not a numeric [address]:port "
 		    "(host names need the DNS resolver)", k->name,
-		    esc(e, sizeof(e), str_view_from(eq + 1)));
+		    esc(e, sizeof(e), str_view_from(eq)));
 		return -1;
 	}
 	(void)str_copy(r->domain, sizeof(r->domain), d);
@@ -759,31 +779,23 @@ item_tls_policy(struct parse_ctx *pc, unsigned line, const struct key_def *k,
 {
 	struct config *cfg = pc->cfg;
 	struct config_tls_policy *tp;
-	const char *eq = strchr(item, '=');
+	const char *eq;
 	struct str_view d;
 	char e[80];
 
 	(void)arg;
-	if (eq == NULL) {
-		perr(pc, line, "%s: \"%s\" is not domain=may|encrypt|verify",
-		    k->name, esc(e, sizeof(e), str_view_from(item)));
+	if ((eq = map_item_domain(pc, line, k, item, "may|encrypt|verify",
+	    false, &d)) == NULL)
 		return -1;
-	}
-	d = config_drop_trailing_dot(str_view_make(item, (size_t)(eq - item)));
-	if (!config_domain_ok(d)) {
-		perr(pc, line, "%s: \"%s\" is not a domain name", k->name,
-		    esc(e, sizeof(e), d));
-		return -1;
-	}
 	if (cfg->n_tls_policy == CONFIG_MAX_TLS_POLICY) {
 		perr(pc, line, "%s: more than %d entries", k->name,
 		    CONFIG_MAX_TLS_POLICY);
 		return -1;
 	}
 	tp = &cfg->tls_policy[cfg->n_tls_policy];
-	if (tls_mode_parse(eq + 1, &tp->mode) == -1) {
+	if (tls_mode_parse(eq, &tp->mode) == -1) {
 		perr(pc, line, "%s: \"%s\" is not one of may, encrypt, verify",
-		    k->name, esc(e, sizeof(e), str_view_from(eq + 1)));
+		    k->name, esc(e, sizeof(e), str_view_from(eq)));
 		return -1;
 	}
 	(void)str_copy(tp->domain, sizeof(tp->domain), d);
