@@ -9,6 +9,19 @@ import time
 import sealpost_harness as H
 
 
+def run_until_stopped(loop):
+	"""Runs a peer's event loop until loop.stop(), then ends the sessions
+	still open on the running loop (their writer.close() would otherwise
+	run at garbage collection, after the loop is gone, and warn) and
+	closes it."""
+	loop.run_forever()
+	pending = asyncio.all_tasks(loop)
+	for t in pending:
+		t.cancel()
+	loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+	loop.close()
+
+
 class FakePeer:
 	"""A minimal SMTP server on 127.0.0.1:port. answer(rcpt, attempt)
 	returns the RCPT reply line; final(attempt) the reply after the dot,
@@ -45,7 +58,7 @@ class FakePeer:
 		self.server = self.loop.run_until_complete(asyncio.start_server(
 		    self._session, "127.0.0.1", self.port))
 		self.ready.set()
-		self.loop.run_forever()
+		run_until_stopped(self.loop)
 
 	async def _session(self, reader, writer):
 		self.attempts += 1
@@ -137,6 +150,9 @@ class FakePeer:
 			writer.close()
 
 	def stop(self):
+		if self.loop.is_closed():
+			return
+
 		def _stop():
 			self.server.close()
 			self.loop.stop()

@@ -12,7 +12,8 @@ import ssl
 import threading
 
 import sealpost_harness as H
-from relay_support import FakePeer, queue_empty, submit, wait_for
+from relay_support import (FakePeer, queue_empty, run_until_stopped, submit,
+    wait_for)
 
 SENDER = "alice@example.test"
 PASSWORD = H.USERS[SENDER]
@@ -100,7 +101,7 @@ class LoginPeer:
 			self.server = self.loop.run_until_complete(asyncio.start_server(
 			    self._session, "127.0.0.1", self.port))
 			ready.set()
-			self.loop.run_forever()
+			run_until_stopped(self.loop)
 		self.thread = threading.Thread(target=run, daemon=True)
 		self.thread.start()
 		ready.wait(5)
@@ -159,6 +160,9 @@ class LoginPeer:
 			writer.close()
 
 	def stop(self):
+		if self.loop.is_closed():
+			return
+
 		def _stop():
 			self.server.close()
 			self.loop.stop()

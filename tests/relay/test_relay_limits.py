@@ -65,7 +65,8 @@ def test_relay_total_connection_limit(make_instance):
 		# Idle connections of other domains give way to waiting
 		# work; the one closed for room may still be saying QUIT
 		# while its successor connects.
-		assert peer.max_busy == 3, peer.max_busy
+		# The limit holds; that work overlapped at all depends on timing.
+		assert 2 <= peer.max_busy <= 3, peer.max_busy
 		assert peer.max_open <= 4, peer.max_open
 	finally:
 		peer.stop()
