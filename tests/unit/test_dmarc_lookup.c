@@ -23,6 +23,7 @@
 #include "dns/resolver.h"
 #include "policy/dmarc.h"
 #include "policy/psl.h"
+#include "dns_responder.h"
 
 struct zone {
 	const char	*name;
@@ -47,9 +48,7 @@ static const struct zone zones[] = {
 
 struct fixture {
 	struct event_base	*base;
-	int			 fd;
-	struct event		*ev;
-	unsigned		 queries;
+	struct dns_responder	 dns;		/* dns.queries: questions seen */
 	struct resolver		*res;
 	struct psl		*psl;
 	struct dmarc_policy_found last;
@@ -65,65 +64,25 @@ zone_find(const char *name)
 	return NULL;
 }
 
-static void
-responder_cb(evutil_socket_t fd, short what, void *arg)
+/* The zones above, for the loopback responder (dns_responder.h). */
+static int
+dmarc_zone(void *arg, const char *name, unsigned qtype, struct dnsr_answer *a)
 {
-	struct fixture *f = arg;
-	unsigned char q[512], a[2048];
-	struct sockaddr_storage from;
-	socklen_t fromlen = sizeof(from);
-	char name[256];
-	size_t qend = 12, o = 0, ancount = 0;
-	const struct zone *z;
-	ssize_t n;
+	const struct zone *z = zone_find(name);
 
-	(void)what;
-	n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
-	if (n < 17)
-		return;
-	f->queries++;
-	while (qend < (size_t)n && q[qend] != 0) {
-		size_t ll = q[qend];
-
-		if (qend + 1 + ll > (size_t)n || o + ll + 1 >= sizeof(name))
-			return;
-		if (o > 0)
-			name[o++] = '.';
-		memcpy(name + o, q + qend + 1, ll);
-		o += ll;
-		qend += ll + 1;
-	}
-	name[o] = '\0';
-	qend += 5;
-	if (qend > (size_t)n)
-		return;
-	memcpy(a, q, qend);
-	o = qend;
-	z = zone_find(name);
-	for (size_t i = 0; z != NULL && z->rcode == 0 && i < 3 &&
-	    z->txt[i] != NULL; i++) {
+	(void)arg;
+	(void)qtype;
+	if (z == NULL)
+		return 3;
+	for (size_t i = 0; z->rcode == 0 && i < 3 && z->txt[i] != NULL; i++) {
+		unsigned char rd[256];
 		size_t len = strlen(z->txt[i]);
 
-		a[o] = 0xc0;	/* name: pointer to the question */
-		a[o + 1] = 12;
-		a[o + 2] = 0;
-		a[o + 3] = 16;	/* TXT */
-		a[o + 4] = 0;
-		a[o + 5] = 1;
-		memset(a + o + 6, 0, 3);
-		a[o + 9] = 60;
-		a[o + 10] = 0;
-		a[o + 11] = (unsigned char)(len + 1);
-		a[o + 12] = (unsigned char)len;
-		memcpy(a + o + 13, z->txt[i], len);
-		o += 13 + len;
-		ancount++;
+		rd[0] = (unsigned char)len;
+		memcpy(rd + 1, z->txt[i], len);
+		dnsr_put_rr(a, 16, rd, len + 1);	/* TXT */
 	}
-	a[2] = 0x84 | (q[2] & 1);
-	a[3] = (unsigned char)(z == NULL ? 3 : z->rcode);
-	a[6] = 0;
-	a[7] = (unsigned char)ancount;
-	(void)sendto(fd, a, o, 0, (struct sockaddr *)&from, fromlen);
+	return (int)z->rcode;
 }
 
 static int
@@ -131,24 +90,13 @@ setup(void **state)
 {
 	static struct fixture f;
 	static const char list[] = "com\nuk\nco.uk\n";
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	const char *err = NULL;
 	char servers[64];
 
 	memset(&f, 0, sizeof(f));
 	f.base = event_base_new();
-	f.fd = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(f.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(f.fd, (struct sockaddr *)&sin, &len) == -1)
-		return -1;
-	f.ev = event_new(f.base, f.fd, EV_READ | EV_PERSIST, responder_cb, &f);
-	event_add(f.ev, NULL);
-	if ((size_t)snprintf(servers, sizeof(servers), "127.0.0.1:%u",
-	    (unsigned)ntohs(sin.sin_port)) >= sizeof(servers))
+	if (dnsr_start(&f.dns, f.base, dmarc_zone, &f, servers,
+	    sizeof(servers)) == -1)
 		return -1;
 	f.res = resolver_new_servers(f.base, servers, 300, 0, &err);
 	f.psl = psl_parse(list, sizeof(list) - 1, NULL, &err);
@@ -165,8 +113,7 @@ teardown(void **state)
 
 	resolver_free(&f->res);
 	psl_free(&f->psl);
-	event_free(f->ev);
-	close(f->fd);
+	dnsr_stop(&f->dns);
 	event_base_free(f->base);
 	return 0;
 }
@@ -246,16 +193,16 @@ test_dmarc_lookup_table(void **state)
 		struct dmarc_lookup *l;
 
 		f->calls = 0;
-		f->queries = 0;
+		f->dns.queries = 0;
 		l = dmarc_lookup_start(f->res, f->psl, c->from, found_cb, f);
 		assert_non_null(l);
 		/* Never from inside the start call. */
 		assert_int_equal(f->calls, 0);
 		event_base_dispatch(f->base);
 		assert_int_equal(f->calls, 1);
-		if (f->last.status != c->st || f->queries != c->queries)
+		if (f->last.status != c->st || f->dns.queries != c->queries)
 			fail_msg("case %zu (%s): status %d queries %u (%s)", i,
-			    c->from, f->last.status, f->queries,
+			    c->from, f->last.status, f->dns.queries,
 			    f->last.reason);
 		assert_non_null(f->last.reason);
 		if (c->st == DMARC_LOOKUP_FOUND ||

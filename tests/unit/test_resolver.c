@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "dns/resolver.h"
+#include "dns_responder.h"
 
 static void
 test_resolver_reverse_names(void **state)
@@ -38,101 +39,54 @@ test_resolver_reverse_names(void **state)
 	assert_int_equal(dns_reverse_name(AF_INET, v4, out, 10), -1);
 }
 
-/* --- a responder: the first label says how to answer --- */
+/* --- a responder (dns_responder.h): the first label says how to answer --- */
 
-struct responder {
-	int		 fd;
-	struct event	*ev;
-	unsigned	 queries;
-};
-
-static size_t
-put_rr(unsigned char *p, uint16_t type, const unsigned char *rd, size_t rdlen)
+static int
+first_label_zone(void *arg, const char *name, unsigned qtype,
+    struct dnsr_answer *a)
 {
-	p[0] = 0xc0;		/* name: pointer to the question */
-	p[1] = 12;
-	p[2] = (unsigned char)(type >> 8);
-	p[3] = (unsigned char)type;
-	p[4] = 0;
-	p[5] = 1;		/* IN */
-	memset(p + 6, 0, 3);
-	p[9] = 60;		/* TTL */
-	p[10] = (unsigned char)(rdlen >> 8);
-	p[11] = (unsigned char)rdlen;
-	memcpy(p + 12, rd, rdlen);
-	return 12 + rdlen;
-}
-
-static void
-responder_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct responder *r = arg;
-	unsigned char q[512], a[1024];
-	struct sockaddr_storage from;
-	socklen_t fromlen = sizeof(from);
-	ssize_t n;
-	size_t qend, o;
 	char label[64];
-	uint16_t qtype;
-	unsigned ancount = 0, rcode = 0;
+	size_t n = strcspn(name, ".");
 
-	(void)what;
-	n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fromlen);
-	if (n < 17)
-		return;
-	r->queries++;
-	memcpy(label, q + 13, q[12] < 63 ? q[12] : 63);
-	label[q[12] < 63 ? q[12] : 63] = '\0';
-	for (qend = 12; qend < (size_t)n && q[qend] != 0; qend += q[qend] + 1u)
-		;
-	qend += 5;
-	if (qend > (size_t)n)
-		return;
-	qtype = (uint16_t)(q[qend - 4] << 8 | q[qend - 3]);
+	(void)arg;
+	if (n >= sizeof(label))
+		n = sizeof(label) - 1;
+	memcpy(label, name, n);
+	label[n] = '\0';
 	if (strcmp(label, "silent") == 0)
-		return;
-	memcpy(a, q, qend);
-	o = qend;
-	if (strcmp(label, "nx") == 0) {
-		rcode = 3;
-	} else if (strcmp(label, "fail") == 0) {
-		rcode = 2;
-	} else if (strcmp(label, "nodata") == 0) {
-		rcode = 0;
-	} else if (qtype == 1) {
+		return -1;
+	if (strcmp(label, "nx") == 0)
+		return 3;
+	if (strcmp(label, "fail") == 0)
+		return 2;
+	if (strcmp(label, "nodata") == 0)
+		return 0;
+	if (qtype == 1) {
 		static const unsigned char ip[4] = { 192, 0, 2, 7 };
 
-		o += put_rr(a + o, 1, ip, 4);
-		o += put_rr(a + o, 1, ip, 4);
-		ancount = 2;
+		dnsr_put_rr(a, 1, ip, 4);
+		dnsr_put_rr(a, 1, ip, 4);
 	} else if (qtype == 15 && strcmp(label, "nullmx") == 0) {
 		static const unsigned char mx[3] = { 0, 0, 0 };
 
-		o += put_rr(a + o, 15, mx, 3);
-		ancount = 1;
+		dnsr_put_rr(a, 15, mx, 3);
 	} else if (qtype == 15) {
 		static const unsigned char mx[] = { 0, 10, 2, 'm', 'x', 7,
 		    'e', 'x', 'a', 'm', 'p', 'l', 'e', 0 };
 
-		o += put_rr(a + o, 15, mx, sizeof(mx));
-		ancount = 1;
+		dnsr_put_rr(a, 15, mx, sizeof(mx));
 	} else if (qtype == 16) {
 		static const unsigned char txt[] = { 6, 'v', '=', 's', 'p',
 		    'f', '1', 5, ' ', '-', 'a', 'l', 'l' };
 
-		o += put_rr(a + o, 16, txt, sizeof(txt));
-		ancount = 1;
+		dnsr_put_rr(a, 16, txt, sizeof(txt));
 	}
-	a[2] = 0x84 | (q[2] & 1);	/* QR AA RD */
-	a[3] = (unsigned char)rcode;
-	a[6] = 0;
-	a[7] = (unsigned char)ancount;
-	sendto(fd, a, o, 0, (struct sockaddr *)&from, fromlen);
+	return 0;
 }
 
 struct fixture {
 	struct event_base	*base;
-	struct responder	 resp;
+	struct dns_responder	 resp;
 	struct resolver		*res;
 	struct dns_result	 last;
 	char			 text[256];
@@ -144,25 +98,14 @@ static int
 setup(void **state)
 {
 	static struct fixture f;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	const char *err = NULL;
 	char servers[64];
 
 	memset(&f, 0, sizeof(f));
 	f.base = event_base_new();
-	f.resp.fd = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(f.resp.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(f.resp.fd, (struct sockaddr *)&sin, &len) == -1)
+	if (dnsr_start(&f.resp, f.base, first_label_zone, NULL, servers,
+	    sizeof(servers)) == -1)
 		return -1;
-	f.resp.ev = event_new(f.base, f.resp.fd, EV_READ | EV_PERSIST,
-	    responder_cb, &f.resp);
-	event_add(f.resp.ev, NULL);
-	snprintf(servers, sizeof(servers), "127.0.0.1:%u",
-	    (unsigned)ntohs(sin.sin_port));
 	f.res = resolver_new_servers(f.base, servers, 300, 0, &err);
 	if (f.res == NULL)
 		return -1;
@@ -177,8 +120,7 @@ teardown(void **state)
 
 	resolver_free(&f->res);
 	assert_null(f->res);
-	event_free(f->resp.ev);
-	close(f->resp.fd);
+	dnsr_stop(&f->resp);
 	event_base_free(f->base);
 	return 0;
 }

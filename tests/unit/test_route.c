@@ -22,6 +22,7 @@
 #include <event2/event.h>
 
 #include "daemon/route.h"
+#include "dns_responder.h"
 #include "dns/resolver.h"
 
 /* A deterministic "random" source: returns the values of a script. */
@@ -155,117 +156,50 @@ static const struct zone_rr {
 	{ "halfdown.test", T_MX, "20 mx1.two.test", 0 },
 };
 
-static size_t
-put_name(unsigned char *p, const char *name)
+/* The zone above, for the loopback responder (dns_responder.h). */
+static int
+route_zone(void *arg, const char *name, unsigned qtype, struct dnsr_answer *a)
 {
-	size_t o = 0;
+	int rcode = 3;
 
-	while (*name != '\0') {
-		const char *dot = strchr(name, '.');
-		size_t n = dot != NULL ? (size_t)(dot - name) : strlen(name);
-
-		p[o++] = (unsigned char)n;
-		memcpy(p + o, name, n);
-		o += n;
-		name += n + (dot != NULL ? 1 : 0);
-	}
-	p[o++] = 0;
-	return o;
-}
-
-static size_t
-put_answer(unsigned char *p, const struct zone_rr *z)
-{
-	unsigned char rd[300];
-	size_t rdlen = 0;
-
-	if (z->type == T_A) {
-		inet_pton(AF_INET, z->value, rd);
-		rdlen = 4;
-	} else if (z->type == T_AAAA) {
-		inet_pton(AF_INET6, z->value, rd);
-		rdlen = 16;
-	} else {
-		unsigned pref = 0;
-		const char *sp = strchr(z->value, ' ');
-
-		for (const char *c = z->value; c < sp; c++)
-			pref = pref * 10 + (unsigned)(*c - '0');
-		rd[0] = (unsigned char)(pref >> 8);
-		rd[1] = (unsigned char)pref;
-		rdlen = 2 + (strcmp(sp + 1, ".") == 0 ? put_name(rd + 2, "") :
-		    put_name(rd + 2, sp + 1));
-	}
-	p[0] = 0xc0;		/* name: pointer to the question */
-	p[1] = 12;
-	p[2] = 0;
-	p[3] = (unsigned char)z->type;
-	p[4] = 0;
-	p[5] = 1;
-	memset(p + 6, 0, 3);
-	p[9] = 60;
-	p[10] = (unsigned char)(rdlen >> 8);
-	p[11] = (unsigned char)rdlen;
-	memcpy(p + 12, rd, rdlen);
-	return 12 + rdlen;
-}
-
-static void
-zone_cb(evutil_socket_t fd, short what, void *arg)
-{
-	unsigned char q[512], a[2048];
-	struct sockaddr_storage from;
-	socklen_t fromlen = sizeof(from);
-	ssize_t n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from,
-	    &fromlen);
-	char name[256];
-	size_t qend = 12, nl = 0, o;
-	unsigned qtype, ancount = 0, rcode = 3;
-
-	(void)what;
 	(void)arg;
-	if (n < 17)
-		return;
-	while (qend < (size_t)n && q[qend] != 0) {
-		size_t len = q[qend];
-
-		if (nl + len + 2 > sizeof(name) || qend + len + 1 > (size_t)n)
-			return;
-		if (nl > 0)
-			name[nl++] = '.';
-		memcpy(name + nl, q + qend + 1, len);
-		nl += len;
-		qend += len + 1;
-	}
-	name[nl] = '\0';
-	qend += 5;
-	qtype = (unsigned)(q[qend - 4] << 8 | q[qend - 3]);
-	memcpy(a, q, qend);
-	o = qend;
 	for (size_t i = 0; i < sizeof(zone) / sizeof(zone[0]); i++) {
-		if (strcmp(zone[i].name, name) != 0)
+		const struct zone_rr *z = &zone[i];
+		unsigned char rd[300];
+		size_t rdlen;
+
+		if (strcmp(z->name, name) != 0)
 			continue;
-		if (zone[i].rcode != 0) {
-			rcode = zone[i].rcode;
-			break;
-		}
+		if (z->rcode != 0)
+			return (int)z->rcode;
 		rcode = 0;
-		if (zone[i].type == qtype) {
-			o += put_answer(a + o, &zone[i]);
-			ancount++;
+		if (z->type != qtype)
+			continue;
+		if (z->type == T_A) {
+			inet_pton(AF_INET, z->value, rd);
+			rdlen = 4;
+		} else if (z->type == T_AAAA) {
+			inet_pton(AF_INET6, z->value, rd);
+			rdlen = 16;
+		} else {
+			unsigned pref = 0;
+			const char *sp = strchr(z->value, ' ');
+
+			for (const char *c = z->value; c < sp; c++)
+				pref = pref * 10 + (unsigned)(*c - '0');
+			rd[0] = (unsigned char)(pref >> 8);
+			rd[1] = (unsigned char)pref;
+			rdlen = 2 + dnsr_put_name(rd + 2,
+			    strcmp(sp + 1, ".") == 0 ? "" : sp + 1);
 		}
+		dnsr_put_rr(a, z->type, rd, rdlen);
 	}
-	a[2] = 0x84 | (q[2] & 1);
-	a[3] = (unsigned char)rcode;
-	a[6] = 0;
-	a[7] = (unsigned char)ancount;
-	sendto(fd, a, o, 0, (struct sockaddr *)&from, fromlen);
+	return rcode;
 }
 
 struct lfix {
 	struct event_base	*base;
-	int			 fd;
-	struct event		*ev;
+	struct dns_responder	 dns;
 	struct resolver		*res;
 	int			 calls;
 	enum route_status	 status;
@@ -277,24 +211,14 @@ static int
 lsetup(void **state)
 {
 	static struct lfix f;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	const char *err = NULL;
 	char servers[64];
 
 	memset(&f, 0, sizeof(f));
 	f.base = event_base_new();
-	f.fd = socket(AF_INET, SOCK_DGRAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(f.fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    getsockname(f.fd, (struct sockaddr *)&sin, &len) == -1)
+	if (dnsr_start(&f.dns, f.base, route_zone, NULL, servers,
+	    sizeof(servers)) == -1)
 		return -1;
-	f.ev = event_new(f.base, f.fd, EV_READ | EV_PERSIST, zone_cb, NULL);
-	event_add(f.ev, NULL);
-	snprintf(servers, sizeof(servers), "127.0.0.1:%u",
-	    (unsigned)ntohs(sin.sin_port));
 	if ((f.res = resolver_new_servers(f.base, servers, 500, 0, &err)) ==
 	    NULL)
 		return -1;
@@ -308,8 +232,7 @@ lteardown(void **state)
 	struct lfix *f = *state;
 
 	resolver_free(&f->res);
-	event_free(f->ev);
-	close(f->fd);
+	dnsr_stop(&f->dns);
 	event_base_free(f->base);
 	return 0;
 }
