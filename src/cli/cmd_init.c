@@ -453,6 +453,8 @@ conf_limits(struct buf *b)
 	    "# Seconds one DNS try waits, and retries after a timeout.\n"
 	    "dns_timeout = 5\n"
 	    "dns_retries = 2\n"
+	    "# DNS answers kept per worker, for their TTL (at most 1h); 0 = off.\n"
+	    "dns_cache_size = 1000\n"
 	    "# Outsiders' MAIL FROM: the domain must exist (550 5.1.8);\n"
 	    "# SPF fail is refused (550 5.7.23); permerror accepted.\n"
 	    "sender_domain_check = yes\n"

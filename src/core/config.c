@@ -112,6 +112,7 @@ static const struct key_def keys[] = {
 	{ "timeout_relay_dot",	K_DURATION,	F(timeout_relay_dot), 1, 86400 },
 	{ "dns_timeout",	K_DURATION,	F(dns_timeout), 1, 300 },
 	{ "dns_retries",	K_UINT,		F(dns_retries), 0, 10 },
+	{ "dns_cache_size",	K_UINT,		F(dns_cache_size), 0, 1000000 },
 	{ "sender_domain_check", K_BOOL,	F(sender_domain_check), 0, 0 },
 	{ "spf_reject_fail",	K_BOOL,		F(spf_reject_fail), 0, 0 },
 	{ "spf_reject_permerror", K_BOOL,	F(spf_reject_permerror), 0, 0 },
@@ -266,6 +267,7 @@ config_defaults(struct config *cfg)
 	defaults_dns(cfg);
 	cfg->dns_timeout = 5;
 	cfg->dns_retries = 2;
+	cfg->dns_cache_size = 1000;
 	cfg->sender_domain_check = true;
 	cfg->spf_reject_fail = true;
 	cfg->spf_reject_permerror = false;

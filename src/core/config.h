@@ -101,6 +101,7 @@ struct config {
 	struct config_listen	dns_servers[CONFIG_MAX_DNS];	/* host:port */
 	unsigned		dns_timeout;	/* seconds per try, default 5 */
 	unsigned		dns_retries;	/* tries after the first, default 2 */
+	unsigned		dns_cache_size;	/* answers per process, 0 = off */
 	bool			sender_domain_check;	/* default true */
 	bool			spf_reject_fail;	/* default true: 550 5.7.23 */
 	bool			spf_reject_permerror;	/* default false */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ares.h>
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "dns/dnscache.h"
 
 struct resolver_sock {
 	struct resolver_sock	*next;
@@ -39,6 +41,8 @@ struct dns_query {
 	bool			 submitting;	/* inside ares_query() */
 	bool			 deferred;	/* on r->deferred */
 	int			 sync_status;
+	unsigned char		*cached;	/* answer from the cache, or NULL */
+	size_t			 cached_len;
 	char			 name[DNS_NAME_MAX + 1];
 };
 
@@ -48,8 +52,22 @@ struct resolver {
 	struct event		*timer;
 	struct event		*deferred_ev;
 	struct resolver_sock	*socks;
-	struct dns_query	*deferred;	/* failed before being sent */
+	struct dns_query	*deferred;	/* failed before being sent, or
+						   answered from the cache */
+	struct dns_cache	*cache;		/* NULL: caching off */
 };
+
+static const int qtype_code[] = { 1, 28, 15, 16, 12 };	/* RFC 1035, 3596 */
+
+/* Seconds on a clock that never goes back (cache expiry). */
+static uint64_t
+monotonic_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
 
 const char *
 dns_status_name(enum dns_status st)
@@ -342,11 +360,32 @@ query_deliver(struct dns_query *q, int status, const unsigned char *abuf,
 		}
 	}
 	result_from_status(&res, status);
-	log_debug("dns event=answer name=%s type=%s status=%s n=%zu", q->name,
-	    dns_type_name(q->type), dns_status_name(res.status), res.n);
+	log_debug("dns event=answer name=%s type=%s status=%s n=%zu cached=%d",
+	    q->name, dns_type_name(q->type), dns_status_name(res.status), res.n,
+	    q->cached != NULL);
 	q->cb(q->arg, &res);
 	for (size_t i = 0; i < res.n; i++)
 		free(rr[i].text);
+}
+
+/* Keeps what may be kept: answers and denials, never failures. */
+static void
+cache_answer(struct dns_query *q, int status, const unsigned char *abuf,
+    int alen)
+{
+	enum dns_cache_kind kind;
+
+	if (q->r->cache == NULL || abuf == NULL || alen <= 0)
+		return;
+	if (status == ARES_SUCCESS)
+		kind = DNS_CACHE_POSITIVE;
+	else if (status == ARES_ENODATA || status == ARES_ENOTFOUND)
+		kind = DNS_CACHE_NEGATIVE;
+	else
+		return;
+	dns_cache_put(q->r->cache, q->name, (unsigned)qtype_code[q->type],
+	    status, abuf, (size_t)alen, dns_answer_ttl(abuf, (size_t)alen,
+	    kind), monotonic_seconds());
 }
 
 static void
@@ -355,6 +394,8 @@ query_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	struct dns_query *q = arg;
 
 	(void)timeouts;
+	if (status != ARES_EDESTRUCTION)
+		cache_answer(q, status, abuf, alen);
 	if (q->submitting) {
 		/* Failed inside ares_query(): answer from the loop instead. */
 		q->sync_status = status;
@@ -377,7 +418,9 @@ resolver_deferred_cb(evutil_socket_t fd, short what, void *arg)
 	while ((q = r->deferred) != NULL) {
 		r->deferred = q->next_deferred;
 		if (!q->cancelled)
-			query_deliver(q, q->sync_status, NULL, 0);
+			query_deliver(q, q->sync_status, q->cached,
+			    (int)q->cached_len);
+		free(q->cached);
 		free(q);
 	}
 }
@@ -396,9 +439,9 @@ struct dns_query *
 resolver_query(struct resolver *r, const char *name, enum dns_type type,
     dns_callback cb, void *arg)
 {
-	static const int qtype[] = { 1, 28, 15, 16, 12 };	/* RFC 1035, 3596 */
 	struct dns_query *q = xcalloc(1, sizeof(*q));
 	size_t len = strlen(name);
+	int status;
 
 	q->r = r;
 	q->type = type;
@@ -410,8 +453,14 @@ resolver_query(struct resolver *r, const char *name, enum dns_type type,
 		return q;
 	}
 	memcpy(q->name, name, len + 1);
+	if (dns_cache_get(r->cache, q->name, (unsigned)qtype_code[type],
+	    monotonic_seconds(), &status, &q->cached, &q->cached_len)) {
+		resolver_defer(r, q, status);
+		return q;
+	}
 	q->submitting = true;
-	ares_query(r->channel, q->name, 1 /* C_IN */, qtype[type], query_cb, q);
+	ares_query(r->channel, q->name, 1 /* C_IN */, qtype_code[type],
+	    query_cb, q);
 	q->submitting = false;
 	if (q->deferred) {
 		q->deferred = false;
@@ -503,8 +552,12 @@ struct resolver *
 resolver_new(struct event_base *base, const struct config *cfg,
     const char **err)
 {
-	return resolver_create(base, cfg->dns_servers, cfg->n_dns,
-	    cfg->dns_timeout * 1000, cfg->dns_retries, err);
+	struct resolver *r = resolver_create(base, cfg->dns_servers,
+	    cfg->n_dns, cfg->dns_timeout * 1000, cfg->dns_retries, err);
+
+	if (r != NULL)
+		resolver_set_cache(r, cfg->dns_cache_size);
+	return r;
 }
 
 struct resolver *
@@ -540,6 +593,19 @@ resolver_new_servers(struct event_base *base, const char *list,
 	return resolver_create(base, srv, n, timeout_ms, retries, err);
 }
 
+void
+resolver_set_cache(struct resolver *r, size_t max_entries)
+{
+	dns_cache_free(&r->cache);
+	r->cache = dns_cache_new(max_entries);
+}
+
+size_t
+resolver_cache_count(const struct resolver *r)
+{
+	return dns_cache_count(r->cache);
+}
+
 struct event_base *
 resolver_base(const struct resolver *r)
 {
@@ -559,8 +625,10 @@ resolver_free(struct resolver **rp)
 	ares_destroy(r->channel);
 	while ((q = r->deferred) != NULL) {
 		r->deferred = q->next_deferred;
+		free(q->cached);
 		free(q);
 	}
+	dns_cache_free(&r->cache);
 	while (r->socks != NULL) {
 		struct resolver_sock *rs = r->socks;
 

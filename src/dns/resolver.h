@@ -104,6 +104,15 @@ void		 dns_query_cancel(struct dns_query **qp);
 int		 dns_reverse_name(int family, const unsigned char *addr,
 		    char *out, size_t outsz);
 
+/*
+ * Keeps up to max_entries answers in a TTL-bounded cache
+ * (src/dns/dnscache.h); 0 turns caching off, as it is after
+ * resolver_new_servers(). resolver_new() sets cfg->dns_cache_size.
+ * Answers from the cache still reach the callback from the loop, later.
+ */
+void		 resolver_set_cache(struct resolver *, size_t max_entries);
+size_t		 resolver_cache_count(const struct resolver *);
+
 /* The loop the resolver runs on (for callers that must defer work). */
 struct event_base	*resolver_base(const struct resolver *);
 

@@ -140,8 +140,11 @@ class Zone:
 		return 2, answers
 
 
-def build_reply(query, zone, limit=None):
-	"""The reply bytes for one query message, or None to stay silent."""
+def build_reply(query, zone, limit=None, negative_ttl=None):
+	"""The reply bytes for one query message, or None to stay silent.
+	With negative_ttl, NXDOMAIN and empty answers carry an SOA record in
+	the authority section with that TTL and MINIMUM (RFC 2308), as real
+	authoritative servers send."""
 	if len(query) < 12:
 		return None
 	qid, flags, qd = struct.unpack("!HHH", query[:6])
@@ -157,8 +160,16 @@ def build_reply(query, zone, limit=None):
 	body = b""
 	for name, t, rd in answers:
 		body += encode_name(name) + struct.pack("!HHIH", t, 1, 60, len(rd)) + rd
+	nscount = 0
+	if negative_ttl is not None and rcode in (0, 3) and not answers:
+		soa = (b"\xc0\x0c" * 2 + struct.pack("!IIIII", 1, 3600, 600,
+		    86400, negative_ttl))
+		body += b"\xc0\x0c" + struct.pack("!HHIH", 6, 1, negative_ttl,
+		    len(soa)) + soa
+		nscount = 1
 	rflags = 0x8000 | 0x0400 | (flags & 0x0100) | rcode	# QR AA RD
-	msg = struct.pack("!HHHHHH", qid, rflags, 1, len(answers), 0, 0) + question + body
+	msg = struct.pack("!HHHHHH", qid, rflags, 1, len(answers), nscount,
+	    0) + question + body
 	if limit is not None and len(msg) > limit:
 		rflags |= 0x0200	# TC: ask again over TCP (RFC 1035 4.2.1)
 		msg = struct.pack("!HHHHHH", qid, rflags, 1, 0, 0, 0) + question
@@ -167,10 +178,12 @@ def build_reply(query, zone, limit=None):
 
 class FakeDns:
 	"""fake = FakeDns(zonedata).start(); fake.port; fake.set_zone(...);
-	fake.queries (list of (name, type)); fake.stop()."""
+	fake.queries (list of (name, type)); fake.stop(). negative_ttl: see
+	build_reply()."""
 
-	def __init__(self, data=None):
+	def __init__(self, data=None, negative_ttl=None):
 		self.zone = Zone(data)
+		self.negative_ttl = negative_ttl
 		self.queries = []
 		self.lock = threading.Lock()
 		self.udp = None
@@ -191,7 +204,7 @@ class FakeDns:
 			except (IndexError, ValueError, struct.error):
 				return None
 		try:
-			return build_reply(data, zone, limit)
+			return build_reply(data, zone, limit, self.negative_ttl)
 		except (IndexError, ValueError, struct.error):
 			return None
 

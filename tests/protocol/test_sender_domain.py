@@ -316,3 +316,37 @@ def test_sender_policy_knobs(make_instance, fake):
 	assert r.is_(250), r
 	assert spf_results(msg) == ["%s; spf=none smtp.mailfrom="
 	    "hsgds8q@ajhdjdsasd.wqer" % H.HOSTNAME]
+
+
+def test_dns_answers_cached_per_worker(make_instance):
+	"""dns_cache_size (docs/config.md): one worker asks the MX, SPF and
+	_dmarc questions of a sender domain once and answers the next messages
+	from its cache (fake_dns.py gives every record TTL 60, and here its
+	denials an SOA of TTL 60, so the _dmarc NXDOMAIN is kept too); the
+	results in the stored message are the same. With dns_cache_size = 0
+	every message asks again."""
+	for size, want_asks in (("1000", 1), ("0", 3)):
+		f = FakeDns(ZONE, negative_ttl=60).start()
+		try:
+			inst = make_instance({"dns_servers": "127.0.0.1:%d" % f.port,
+			    "dns_timeout": "1", "dns_retries": "0", "workers": "1",
+			    "dns_cache_size": size})
+			results = []
+			for _ in range(3):
+				r, msg = deliver(inst, "a@spfpass.example.org")
+				assert r.is_(250), r
+				results.append(spf_results(msg))
+			assert results[0] == ["%s; spf=pass smtp.mailfrom="
+			    "a@spfpass.example.org" % H.HOSTNAME]
+			assert results == [results[0]] * 3
+			asked = [q for q in f.queries
+			    if q[0].lower().endswith("spfpass.example.org")]
+			# MX (15), TXT (16) of the domain, TXT of _dmarc.
+			kinds = set(asked)
+			assert ("spfpass.example.org", 15) in kinds, asked
+			assert ("spfpass.example.org", 16) in kinds, asked
+			assert ("_dmarc.spfpass.example.org", 16) in kinds, asked
+			for k in kinds:
+				assert asked.count(k) == want_asks, (size, k, asked)
+		finally:
+			f.stop()

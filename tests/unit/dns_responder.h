@@ -27,6 +27,8 @@ struct dnsr_answer {
 	unsigned char	buf[DNSR_ANSWER_MAX];
 	size_t		len;
 	unsigned	ancount;
+	unsigned	nscount;	/* SOA records after the answers */
+	uint32_t	ttl;		/* for the next dnsr_put_rr(), 60 */
 };
 
 /* Returns the rcode (0 answered or NODATA, 2 SERVFAIL, 3 NXDOMAIN), or -1
@@ -42,14 +44,14 @@ struct dns_responder {
 	void		*arg;
 };
 
-/* Appends one IN record named by a pointer to the question, TTL 60. */
+/* Appends one IN record named by a pointer to the question, TTL a->ttl. */
 static inline void
 dnsr_put_rr(struct dnsr_answer *a, unsigned type, const void *rd,
     size_t rdlen)
 {
 	unsigned char *p = a->buf + a->len;
 
-	if (a->len + 12 + rdlen > sizeof(a->buf))
+	if (a->len + 12 + rdlen > sizeof(a->buf) || a->nscount > 0)
 		return;
 	p[0] = 0xc0;		/* name: pointer to the question */
 	p[1] = 12;
@@ -57,13 +59,38 @@ dnsr_put_rr(struct dnsr_answer *a, unsigned type, const void *rd,
 	p[3] = (unsigned char)type;
 	p[4] = 0;
 	p[5] = 1;		/* IN */
-	memset(p + 6, 0, 3);
-	p[9] = 60;		/* TTL */
+	p[6] = (unsigned char)(a->ttl >> 24);
+	p[7] = (unsigned char)(a->ttl >> 16);
+	p[8] = (unsigned char)(a->ttl >> 8);
+	p[9] = (unsigned char)a->ttl;
 	p[10] = (unsigned char)(rdlen >> 8);
 	p[11] = (unsigned char)rdlen;
 	memcpy(p + 12, rd, rdlen);
 	a->len += 12 + rdlen;
 	a->ancount++;
+}
+
+/*
+ * Appends an SOA record for the question's name to the authority section
+ * (after every answer), with record TTL ttl and MINIMUM field minimum: what
+ * a negative answer carries for caching (RFC 2308).
+ */
+static inline void
+dnsr_put_soa(struct dnsr_answer *a, uint32_t ttl, uint32_t minimum)
+{
+	/* MNAME and RNAME as pointers to the question, then 5 x 32 bits. */
+	unsigned char rd[4 + 20] = { 0xc0, 12, 0xc0, 12 };
+	uint32_t saved = a->ttl;
+
+	rd[4 + 19] = (unsigned char)minimum;
+	rd[4 + 18] = (unsigned char)(minimum >> 8);
+	rd[4 + 17] = (unsigned char)(minimum >> 16);
+	rd[4 + 16] = (unsigned char)(minimum >> 24);
+	a->ttl = ttl;
+	dnsr_put_rr(a, 6, rd, sizeof(rd));
+	a->ttl = saved;
+	a->ancount--;
+	a->nscount++;
 }
 
 /* Writes name in wire form to p (room for 256 octets); returns length. */
@@ -123,12 +150,16 @@ dnsr_read_cb(evutil_socket_t fd, short what, void *arg)
 	memcpy(a.buf, q, qend);
 	a.len = qend;
 	a.ancount = 0;
+	a.nscount = 0;
+	a.ttl = 60;
 	if ((rcode = r->zone(r->arg, name, qtype, &a)) < 0)
 		return;
 	a.buf[2] = 0x84 | (q[2] & 1);	/* QR AA, RD copied */
 	a.buf[3] = (unsigned char)rcode;
 	a.buf[6] = 0;
 	a.buf[7] = (unsigned char)a.ancount;
+	a.buf[8] = 0;
+	a.buf[9] = (unsigned char)a.nscount;
 	(void)sendto(fd, a.buf, a.len, 0, (struct sockaddr *)&from, fromlen);
 }
 

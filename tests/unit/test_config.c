@@ -153,6 +153,7 @@ static const char every_key[] =
     "timeout_relay_dot = 6m\n"
     "dns_timeout = 3s\n"
     "dns_retries = 0\n"
+    "dns_cache_size = 50\n"
     "sender_domain_check = no\n"
     "spf_reject_fail = off\n"
     "spf_reject_permerror = yes\n"
@@ -230,6 +231,7 @@ test_config_every_key_parsed(void **state)
 	assert_int_equal(c.log_level, LOG_LVL_DEBUG);
 	assert_int_equal(c.dns_timeout, 3);
 	assert_int_equal(c.dns_retries, 0);
+	assert_int_equal(c.dns_cache_size, 50);
 	assert_false(c.sender_domain_check);
 	assert_false(c.spf_reject_fail);
 	assert_true(c.spf_reject_permerror);

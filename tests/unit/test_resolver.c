@@ -3,7 +3,8 @@
  * libevent loop against a tiny DNS responder on a loopback UDP socket
  * inside the test (answers chosen by the first label of the name), so the
  * status mapping (OK / NXDOMAIN / NODATA / TEMPFAIL), TXT joining, the
- * null MX, cancellation and timeouts are exercised through c-ares.
+ * null MX, cancellation, timeouts and the answer cache are exercised
+ * through c-ares.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -61,6 +62,16 @@ first_label_zone(void *arg, const char *name, unsigned qtype,
 		return 2;
 	if (strcmp(label, "nodata") == 0)
 		return 0;
+	if (strcmp(label, "nxsoa") == 0) {
+		dnsr_put_soa(a, 300, 30);
+		return 3;
+	}
+	if (strcmp(label, "nodatasoa") == 0) {
+		dnsr_put_soa(a, 20, 600);
+		return 0;
+	}
+	if (strcmp(label, "ttl0") == 0)
+		a->ttl = 0;
 	if (qtype == 1) {
 		static const unsigned char ip[4] = { 192, 0, 2, 7 };
 
@@ -224,6 +235,66 @@ test_resolver_cancel(void **state)
 	/* The silent one is still out there: freeing the resolver ends it. */
 }
 
+/* How many questions reached the responder while name/type was asked. */
+static unsigned
+asked(struct fixture *f, const char *name, enum dns_type type,
+    enum dns_status want)
+{
+	unsigned before = f->resp.queries;
+
+	run_query(f, name, type);
+	if (f->last.status != want)
+		fail_msg("%s %s: %s, want %s", name, dns_type_name(type),
+		    dns_status_name(f->last.status), dns_status_name(want));
+	return f->resp.queries - before;
+}
+
+static void
+test_resolver_cache(void **state)
+{
+	struct fixture *f = *state;
+	struct dns_query *q;
+
+	/* Off by default for resolver_new_servers(): every look-up asks. */
+	assert_int_equal(asked(f, "ok.example", DNS_A, DNS_OK), 1);
+	assert_int_equal(asked(f, "ok.example", DNS_A, DNS_OK), 1);
+	resolver_set_cache(f->res, 16);
+	assert_int_equal(asked(f, "ok.example", DNS_A, DNS_OK), 1);
+	/* Answered from the cache, still from the loop (run_query checks). */
+	assert_int_equal(asked(f, "ok.example", DNS_A, DNS_OK), 0);
+	assert_int_equal(f->last.n, 2);
+	assert_int_equal(asked(f, "OK.Example", DNS_A, DNS_OK), 0);
+	/* Another type is another question. */
+	assert_int_equal(asked(f, "ok.example", DNS_TXT, DNS_OK), 1);
+	assert_int_equal(asked(f, "ok.example", DNS_TXT, DNS_OK), 0);
+	assert_string_equal(f->text, "v=spf1 -all");
+	/* TTL 0, failures, and denials without an SOA are never kept. */
+	assert_int_equal(asked(f, "ttl0.example", DNS_A, DNS_OK), 1);
+	assert_int_equal(asked(f, "ttl0.example", DNS_A, DNS_OK), 1);
+	assert_int_equal(asked(f, "fail.example", DNS_A, DNS_TEMPFAIL), 1);
+	assert_int_equal(asked(f, "fail.example", DNS_A, DNS_TEMPFAIL), 1);
+	assert_int_equal(asked(f, "nx.example", DNS_A, DNS_NXDOMAIN), 1);
+	assert_int_equal(asked(f, "nx.example", DNS_A, DNS_NXDOMAIN), 1);
+	assert_int_equal(asked(f, "nodata.example", DNS_MX, DNS_NODATA), 1);
+	assert_int_equal(asked(f, "nodata.example", DNS_MX, DNS_NODATA), 1);
+	/* Denials with an SOA are kept (RFC 2308), status and all. */
+	assert_int_equal(asked(f, "nxsoa.example", DNS_TXT, DNS_NXDOMAIN), 1);
+	assert_int_equal(asked(f, "nxsoa.example", DNS_TXT, DNS_NXDOMAIN), 0);
+	assert_int_equal(asked(f, "nodatasoa.example", DNS_MX, DNS_NODATA),
+	    1);
+	assert_int_equal(asked(f, "nodatasoa.example", DNS_MX, DNS_NODATA),
+	    0);
+	assert_int_equal(resolver_cache_count(f->res), 4);
+	/* A cancelled cache hit does not call back either. */
+	q = resolver_query(f->res, "ok.example", DNS_A, never_cb, NULL);
+	dns_query_cancel(&q);
+	run_query(f, "ok.example", DNS_MX);
+	/* Turning it off forgets everything. */
+	resolver_set_cache(f->res, 0);
+	assert_int_equal(resolver_cache_count(f->res), 0);
+	assert_int_equal(asked(f, "ok.example", DNS_A, DNS_OK), 1);
+}
+
 int
 main(void)
 {
@@ -232,6 +303,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_resolver_status_table,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resolver_cancel, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_resolver_cache, setup,
 		    teardown),
 	};
 
