@@ -240,11 +240,12 @@ worker_open_modules(struct worker *w)
 }
 
 /*
- * With epoll, libevent's changelist folds the enable/disable pairs a
- * bufferevent makes around every reply (EV_WRITE armed, then disarmed
- * once flushed) into one epoll_ctl per loop iteration: 20 -> 16 epoll_ctl
- * per SMTP message at 50 sessions (docs/performance.md). Sockets are never
- * dup()ed here, the case where the changelist misbehaves.
+ * With epoll, libevent's changelist folds the enable/disable pairs made
+ * within one loop iteration (pausing reading around an asynchronous
+ * check, for instance) into one epoll_ctl: 20 -> 16 epoll_ctl per SMTP
+ * message at 50 sessions; writing replies directly (src/net/conn.c) then
+ * took it to about 6 (docs/performance.md). Sockets are never dup()ed
+ * here, the case where the changelist misbehaves.
  */
 static struct event_base *
 worker_event_base_new(void)

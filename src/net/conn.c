@@ -2,6 +2,15 @@
  * Client connections over libevent bufferevents; see conn.h. Plaintext
  * connections use a socket bufferevent that does not own the fd, so that
  * STARTTLS can replace it by an OpenSSL bufferevent on the same socket.
+ *
+ * Plaintext replies are written directly: a bufferevent writes only once
+ * the loop reports the socket writable, which costs two epoll_ctl calls
+ * (arm, disarm) and one more epoll_wait round per reply, although a reply
+ * almost always fits the socket buffer at once. So a plaintext
+ * bufferevent keeps EV_WRITE disabled; whatever a handler appends to the
+ * output during one callback is written by one write from the loop right
+ * after that callback (conn_flush_cb), and only what the socket does not
+ * take is left to the bufferevent (EV_WRITE enabled until drained).
  */
 #include "net/conn.h"
 
@@ -32,6 +41,8 @@ struct conn {
 	const struct conn_handler	*handler;
 	void				*ctx;
 	struct event			*deferred;	/* runs pending actions from the loop */
+	struct event			*flush;		/* direct write of new output */
+	struct evbuffer_cb_entry	*output_cb;	/* plaintext: schedules flush */
 
 	unsigned	 timeout;		/* read timeout once established */
 	unsigned	 handshake_timeout;
@@ -127,6 +138,7 @@ conn_switch_to_tls(struct conn *c)
 		conn_notify_closed(c, "tls setup failed");
 		return;
 	}
+	c->output_cb = NULL;	/* freed with the buffer */
 	bufferevent_free(c->bev);
 	c->bev = bufferevent_openssl_socket_new(c->base, c->fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING,
@@ -142,6 +154,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
+	/* Drained: back to writing directly (see the top of this file). */
+	if (c->output_cb != NULL)
+		bufferevent_disable(c->bev, EV_WRITE);
 	if (c->notified)
 		return;
 	if (c->closing) {
@@ -220,6 +235,48 @@ conn_deferred_cb(evutil_socket_t fd, short what, void *arg)
 		conn_read_cb(c->bev, c);
 }
 
+/*
+ * One write of everything appended since the last one. What the socket
+ * does not take (or an error, which the bufferevent then reports through
+ * conn_event_cb) is left to the bufferevent.
+ */
+static void
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *out;
+	int n;
+
+	(void)fd;
+	(void)what;
+	if (c->notified || c->output_cb == NULL)
+		return;
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	/* A bufferevent keeps its output's front frozen except while it
+	 * writes itself; do as it does. */
+	evbuffer_unfreeze(out, 1);
+	n = evbuffer_write(out, c->fd);
+	evbuffer_freeze(out, 1);
+	if (n < 0 || evbuffer_get_length(out) > 0) {
+		bufferevent_enable(c->bev, EV_WRITE);
+		return;
+	}
+	conn_write_cb(c->bev, c);
+}
+
+static void
+conn_output_added(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	(void)buf;
+	if (info->n_added > 0 && !c->notified)
+		event_active(c->flush, EV_TIMEOUT, 0);
+}
+
 static void
 conn_setup_bev(struct conn *c)
 {
@@ -228,7 +285,14 @@ conn_setup_bev(struct conn *c)
 	if (c->handshaking)
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	conn_apply_timeouts(c);
-	bufferevent_enable(c->bev, EV_WRITE);
+	if (c->bev_owns_fd) {
+		bufferevent_enable(c->bev, EV_WRITE);
+	} else {
+		/* A new bufferevent starts with EV_WRITE enabled. */
+		bufferevent_disable(c->bev, EV_WRITE);
+		c->output_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
+		    conn_output_added, c);
+	}
 	conn_update_reading(c);
 }
 
@@ -244,6 +308,7 @@ conn_new(struct event_base *base, int fd, SSL_CTX *tls_ctx,
 	c->ctx = ctx;
 	c->handshake_timeout = handshake_timeout;
 	c->deferred = event_new(base, -1, 0, conn_deferred_cb, c);
+	c->flush = event_new(base, -1, 0, conn_flush_cb, c);
 	if (tls_ctx != NULL) {
 		SSL *ssl = SSL_new(tls_ctx);
 
@@ -272,6 +337,7 @@ conn_free(struct conn **cp)
 	if (!c->bev_owns_fd)
 		close(c->fd);
 	event_free(c->deferred);
+	event_free(c->flush);
 	free(c);
 }
 

@@ -55,13 +55,28 @@ struct peer {
 	size_t			 cmds_len;
 	char			 data[8192];
 	size_t			 data_len;
+	struct peer_conn	*conns;		/* open, freed at teardown */
 };
 
 struct peer_conn {
-	struct peer	*p;
-	bool		 in_data;
-	int		 n_ok;
+	struct peer		*p;
+	struct bufferevent	*bev;
+	struct peer_conn	*next, **prevp;
+	bool			 in_data;
+	int			 n_ok;
 };
+
+/* A test may end before the peer saw the client go: teardown frees the
+ * connections still open, so the sanitizer sees no leak. */
+static void
+peer_conn_free(struct peer_conn *pc)
+{
+	*pc->prevp = pc->next;
+	if (pc->next != NULL)
+		pc->next->prevp = pc->prevp;
+	bufferevent_free(pc->bev);
+	free(pc);
+}
 
 static void
 peer_send(struct bufferevent *bev, const char *text)
@@ -148,8 +163,7 @@ peer_read_cb(struct bufferevent *bev, void *arg)
 		if (pc->in_data) {
 			if (p->close_in_data) {
 				free(line);
-				bufferevent_free(bev);
-				free(pc);
+				peer_conn_free(pc);
 				return;
 			}
 			if (strcmp(line, ".") == 0) {
@@ -173,9 +187,9 @@ peer_read_cb(struct bufferevent *bev, void *arg)
 static void
 peer_event_cb(struct bufferevent *bev, short what, void *arg)
 {
+	(void)bev;
 	(void)what;
-	bufferevent_free(bev);
-	free(arg);
+	peer_conn_free(arg);
 }
 
 static void
@@ -191,6 +205,12 @@ peer_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)sa;
 	(void)salen;
 	pc->p = p;
+	pc->bev = bev;
+	pc->next = p->conns;
+	if (p->conns != NULL)
+		p->conns->prevp = &pc->next;
+	pc->prevp = &p->conns;
+	p->conns = pc;
 	p->connections++;
 	bufferevent_setcb(bev, peer_read_cb, NULL, peer_event_cb, pc);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -301,6 +321,8 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	evconnlistener_free(f->peer.lis);
+	while (f->peer.conns != NULL)
+		peer_conn_free(f->peer.conns);
 	if (f->fd != -1) {
 		close(f->fd);
 		unlink(f->path);
