@@ -2,7 +2,9 @@
  * The store object and the write path of one message (DESIGN.md, "Data on
  * disk"): DATA streams into spool/<id> through one bounded buffer; commit
  * fsyncs it and hard-links it into every recipient's Maildir and/or the
- * queue, fsyncs the directories, and only then reports success. The
+ * queue, fsyncs the directories, and only then reports success. A
+ * message that never outgrew the buffer and has one local recipient skips
+ * the spool file: commit_direct() writes it into that Maildir's tmp/. The
  * session answers 250 after that; any failure undoes the links so that a
  * 4xx never leaves a copy behind.
  *
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,36 +138,52 @@ store_spool_create(struct store *st, const char **errstr)
 	struct store_spool *sp;
 	struct stat sb;
 
+	(void)errstr;
 	sp = xcalloc(1, sizeof(*sp));
 	sp->st = st;
 	sp->fd = -1;
 	/*
 	 * The id doubles as the queue id, so it must be unique in both
-	 * directories: seconds (sortable) plus 32 random bits, O_EXCL, and a
-	 * retry on the rare clash.
+	 * directories: seconds (sortable) plus 32 random bits, and not in
+	 * queue/ already. The spool file itself is made only when needed
+	 * (spool_open_file), with O_EXCL; a clash there, as unlikely as two
+	 * equal 32-bit draws in one second, fails that one message with a
+	 * 4xx.
 	 */
-	for (int tries = 0; tries < 16 && sp->fd == -1; tries++) {
+	for (int tries = 0; tries < 16; tries++) {
 		uint32_t rnd;
 
 		store_random(&rnd, sizeof(rnd));
 		snprintf(sp->id, sizeof(sp->id), "%08x%08x",
 		    (unsigned)(uint32_t)time(NULL), (unsigned)rnd);
-		if (fstatat(st->queue_fd, sp->id, &sb, AT_SYMLINK_NOFOLLOW) == 0)
-			continue;
-		/* Readable too: a late prefix copies the content out. */
-		sp->fd = openat(st->spool_fd, sp->id, O_RDWR | O_CREAT |
-		    O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (sp->fd == -1 && errno != EEXIST)
+		if (fstatat(st->queue_fd, sp->id, &sb, AT_SYMLINK_NOFOLLOW) != 0)
 			break;
-	}
-	if (sp->fd == -1) {
-		*errstr = store_err(store_tls_errbuf(),
-		    "open(spool/%s): %s", sp->id, strerror(errno));
-		free(sp);
-		return NULL;
 	}
 	sp->buf = xmalloc(STORE_SPOOL_BUFSZ);
 	return sp;
+}
+
+/*
+ * Creates spool/<id> on first need: when the buffer overflows, or at a
+ * commit that needs a file to link (several recipients, the queue). A
+ * message that fits the buffer and goes to one Maildir never has one
+ * (commit_direct).
+ */
+static int
+spool_open_file(struct store_spool *sp)
+{
+	if (sp->fd != -1)
+		return 0;
+	/* Readable too: a late prefix copies the content out. */
+	sp->fd = openat(sp->st->spool_fd, sp->id, O_RDWR | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (sp->fd == -1) {
+		store_err(sp->err, "open(spool/%s): %s", sp->id,
+		    strerror(errno));
+		sp->failed = true;
+		return -1;
+	}
+	return 0;
 }
 
 const char *
@@ -213,6 +232,8 @@ spool_flush(struct store_spool *sp)
 {
 	if (sp->buflen == 0)
 		return 0;
+	if (spool_open_file(sp) == -1)
+		return -1;
 	if (store_write_all(sp->fd, sp->buf, sp->buflen) == -1) {
 		store_err(sp->err, "write(spool/%s): %s", sp->id,
 		    strerror(errno));
@@ -244,7 +265,7 @@ store_spool_write(struct store_spool *sp, const void *data, size_t len,
 		sp->size += len;
 		return 0;
 	}
-	if (spool_flush(sp) == -1) {
+	if (spool_flush(sp) == -1 || spool_open_file(sp) == -1) {
 		*errstr = sp->err;
 		return -1;
 	}
@@ -474,6 +495,113 @@ targets_publish(struct store_spool *sp, struct target *t, size_t n,
 	return 0;
 }
 
+/* Writes all of the two parts; 0 or -1 with errno. */
+static int
+write_two(int fd, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct iovec iov[2] = { { (void *)a, alen }, { (void *)b, blen } };
+	ssize_t n;
+
+	do
+		n = writev(fd, iov, 2);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -1;
+	if ((size_t)n == alen + blen)
+		return 0;
+	/* Short write (rare on a regular file): finish part by part. */
+	if ((size_t)n < alen)
+		return store_write_all(fd, (const char *)a + n, alen -
+		    (size_t)n) == -1 ? -1 : store_write_all(fd, b, blen);
+	return store_write_all(fd, (const char *)b + ((size_t)n - alen),
+	    blen - ((size_t)n - alen));
+}
+
+/*
+ * The common case without a spool file: the whole message (prefix and
+ * buffer) goes to one Maildir. Written straight into its tmp/, fsynced,
+ * renamed into new/, new/ fsynced: the same guarantees as the linked
+ * path, without creating and removing spool/<id> and linking into tmp/
+ * (three fewer directory changes and syscalls per message).
+ */
+static int
+commit_direct(struct store_spool *sp, const char *account)
+{
+	struct store *st = sp->st;
+	char rel[STORE_PATH_MAX], name[STORE_NAME_MAX + 1];
+	char tmp[STORE_NAME_MAX + 8], to[STORE_NAME_MAX + 8];
+	uint64_t total = sp->size + sp->prefix_len;
+	bool raw = maildir_scan_raw(&sp->scan, total) &&
+	    !sp->prefix_scan.dirty && !sp->prefix_scan.mid_line;
+	int mfd, fd = -1;
+	bool linked = false;
+
+	if (store_account_path(account, rel, sizeof(rel)) == -1) {
+		store_err(sp->err, "bad account name");
+		return -1;
+	}
+	if (maildir_name_new(st, total, raw, name, sizeof(name)) == -1) {
+		store_err(sp->err, "maildir name: %s", strerror(errno));
+		return -1;
+	}
+	if ((mfd = maildir_open(st, rel, 1)) == -1) {
+		store_err(sp->err, "maildir mail/%s: %s", rel, strerror(errno));
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "tmp/%s", name);
+	snprintf(to, sizeof(to), "new/%s", name);
+	fd = openat(mfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1) {
+		store_err(sp->err, "open(mail/%s/%s): %s", rel, tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (write_two(fd, sp->prefix, sp->prefix_len, sp->buf,
+	    sp->buflen) == -1) {
+		store_err(sp->err, "write(mail/%s/%s): %s", rel, tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (fsync(fd) == -1) {
+		store_err(sp->err, "fsync(mail/%s/%s): %s", rel, tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	if (store_rename_noreplace(mfd, tmp, mfd, to) == -1) {
+		store_err(sp->err, "rename(mail/%s/%s, new/): %s", rel, tmp,
+		    strerror(errno));
+		goto fail;
+	}
+	linked = true;
+	if (maildir_fsync_new(st, rel) == -1) {
+		store_err(sp->err, "fsync(mail/%s/new): %s", rel,
+		    strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	close(mfd);
+	sp->size = total;
+	sp->buflen = 0;
+	return 0;
+fail:
+	/* Nothing half delivered: the copy goes from wherever it got to. */
+	if (fd != -1) {
+		close(fd);
+		if (unlinkat(mfd, linked ? to : tmp, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("store event=rollback-failed path=mail/%s/%s "
+			    "error=\"%s\"", rel, linked ? to : tmp,
+			    strerror(errno));
+		if (linked)
+			(void)maildir_fsync_new(st, rel);
+	}
+	close(mfd);
+	maildir_cache_forget(st);
+	sp->failed = true;
+	return -1;
+}
+
 int
 store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
     const char **errstr)
@@ -494,7 +622,14 @@ store_spool_commit(struct store_spool *sp, const struct store_delivery *d,
 		store_err(sp->err, "spool/%s: no recipients", sp->id);
 		return -1;
 	}
-	if (spool_apply_prefix(sp) == -1 || spool_flush(sp) == -1)
+	if (sp->fd == -1 && d->n_local == 1 && d->n_remote == 0) {
+		if (commit_direct(sp, d->local[0]) == -1)
+			return -1;
+		sp->committed = true;
+		return 0;
+	}
+	if (spool_open_file(sp) == -1 || spool_apply_prefix(sp) == -1 ||
+	    spool_flush(sp) == -1)
 		return -1;
 	if (fsync(sp->fd) == -1) {
 		store_err(sp->err, "fsync(spool/%s): %s", sp->id,
@@ -541,7 +676,8 @@ spool_release(struct store_spool **spp, bool unlink_it)
 
 	if (sp == NULL)
 		return;
-	if (unlink_it && unlinkat(sp->st->spool_fd, sp->id, 0) == -1)
+	if (unlink_it && sp->fd != -1 &&
+	    unlinkat(sp->st->spool_fd, sp->id, 0) == -1)
 		log_warn("store event=spool-unlink-failed id=%s error=\"%s\"",
 		    sp->id, strerror(errno));
 	if (sp->fd != -1)

@@ -63,9 +63,11 @@ int		 store_recover(struct store *);
 /* --- Receiving: the write path --- */
 
 /*
- * Creates a new, empty spool file with a unique id. The spool's memory is
- * bounded (one 64 KiB buffer) whatever the message size. NULL with
- * *errstr on failure.
+ * Starts a new message with a unique id. The spool's memory is bounded
+ * (one 64 KiB buffer) whatever the message size; the file spool/<id> is
+ * created only once the buffer overflows or a commit needs it, so a
+ * message that fits the buffer and goes to one Maildir is written once,
+ * straight into that Maildir. NULL with *errstr on failure.
  */
 struct store_spool	*store_spool_create(struct store *, const char **errstr);
 /* The message id (STORE_ID_LEN hex digits); valid while the spool lives. */
@@ -113,7 +115,10 @@ struct store_delivery {
  * fsyncs the spool file, hard-links it into each local account's Maildir
  * (tmp/ then rename into new/, creating the Maildir on first delivery) and,
  * when there are remote recipients, into queue/ with an envelope; fsyncs
- * the directories. Returns 0 only when all of that is on disk; then answer
+ * the directories. (A message still in the buffer for exactly one local
+ * account is written into that Maildir's tmp/ instead, fsynced and
+ * renamed: the same guarantees without a spool file.) Returns 0 only when
+ * all of that is on disk; then answer
  * 250 and call store_spool_free(). Returns -1 with *errstr when anything
  * failed, after undoing every link it made (nothing half delivered); then
  * answer 4xx and call store_spool_abort(). Duplicate local accounts are
