@@ -4,7 +4,9 @@
 `make bench` runs this. It installs the anchors from Debian (postfix,
 dovecot-core, dovecot-pop3d) without starting any system service, builds the
 C load generator bench/smtp_load.c, and starts in a fresh directory under
-/tmp, all on 127.0.0.1 ports chosen free at run time:
+$BENCH_DIR (default /var/tmp, on disk by the FHS; /tmp may be a tmpfs,
+where fsync costs nothing and durability would not be measured), all on
+127.0.0.1 ports chosen free at run time:
 
   - dnsmasq, the hermetic DNS server of the test suite (no query ever goes
     to the machine's resolver);
@@ -58,6 +60,7 @@ FULL = os.environ.get("BENCH_FULL") == "1"
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 REPS = int(os.environ.get("BENCH_REPS", "5" if FULL else "3"))
 KEEP = os.environ.get("BENCH_KEEP") == "1"
+BENCH_DIR = os.environ.get("BENCH_DIR", "/var/tmp")
 BOXES = 50
 DOMAIN = H.DOMAIN
 SENDER = "bench@example.org"	# a domain the fake DNS knows (MX, A, SPF)
@@ -144,6 +147,7 @@ def machine_facts(workdir):
 	if model.exists():
 		facts["disk_model"] = model.read_text().strip()
 	facts["disk_device"] = src
+	facts["directory"] = str(workdir.parent)
 	return facts
 
 
@@ -1018,11 +1022,12 @@ def write_docs(results, table):
 		results["date"], results["command"], results["reps"]),
 	    "",
 	    "Machine: %s cores (%s), %s MiB RAM, kernel %s; disk %s (%s, "
-	    "rotational=%s); steal time during the run %.2f%% of CPU time; "
-	    "load average at start %s." % (
+	    "rotational=%s), work directory under %s; steal time during the "
+	    "run %.2f%% of CPU time; load average at start %s." % (
 		f.get("cores"), f.get("cpu", "?"), f.get("mem_mib", "?"),
 		f.get("kernel"), f.get("disk_device"), f.get("filesystem"),
-		f.get("disk_rotational", "?"), 100 * results["steal_share"],
+		f.get("disk_rotational", "?"), f.get("directory", "/tmp"),
+		100 * results["steal_share"],
 		" ".join("%.2f" % x for x in f.get("loadavg_at_start", ()))),
 	    "Versions: %s." % results["versions"],
 	    "",
@@ -1065,7 +1070,7 @@ def main():
 	if not SMOKE:
 		ensure_packages(PACKAGES)
 	loadgen = build_loadgen()
-	workdir = Path(tempfile.mkdtemp(prefix="sealpost-bench-", dir="/tmp"))
+	workdir = Path(tempfile.mkdtemp(prefix="sealpost-bench-", dir=BENCH_DIR))
 	os.chmod(workdir, 0o755)
 	log("work directory " + str(workdir))
 	started = []
