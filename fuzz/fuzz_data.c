@@ -15,17 +15,7 @@
 #include <string.h>
 
 #include "smtp/data.h"
-
-/* Not assert(): these checks must hold in NDEBUG builds too. */
-#define CHECK(x)	do {						\
-	if (!(x)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #x);					\
-		abort();						\
-	}								\
-} while (0)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 struct out {
 	char	*buf;

@@ -12,16 +12,7 @@
 
 #include "core/addr.h"
 #include "policy/srs.h"
-
-#define CHECK(x)	do {						\
-	if (!(x)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__,	\
-		    __LINE__, #x);					\
-		abort();						\
-	}								\
-} while (0)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_check.h"
 
 static const unsigned char key[SRS_KEY_LEN] = "fuzz-key-fuzz-key-fuzz-key-fuzz";
 #define NOW	((time_t)1795867200)
