@@ -77,16 +77,22 @@ def test_pop3_no_enumeration_byte_identical(pop3_inst):
 	"""USER and a failed PASS: the same bytes for an account and for a
 	name that does not exist, and about the same time (the unknown name
 	is checked against a dummy hash)."""
-	known, t_known = transcript(pop3_inst, "bob@example.test", "wrong-pw",
-	    fresh_source())
-	unknown, t_unknown = transcript(pop3_inst, "zed@example.test",
-	    "wrong-pw", fresh_source())
-	assert known == unknown
+	t_known, t_unknown = [], []
+	# Three alternating pairs; the fastest of each side is compared, so a
+	# pause of the (shared, noisy) machine in one attempt cannot decide.
+	for _ in range(3):
+		known, t = transcript(pop3_inst, "bob@example.test", "wrong-pw",
+		    fresh_source())
+		t_known.append(t)
+		unknown, t = transcript(pop3_inst, "zed@example.test",
+		    "wrong-pw", fresh_source())
+		t_unknown.append(t)
+		assert known == unknown
 	assert known[1] == b"+OK Password required\r\n"
 	assert known[2] == b"-ERR [AUTH] Authentication failed\r\n"
 	# Both did a full yescrypt verify: neither is an order faster.
-	assert t_unknown > t_known / 3 and t_known > t_unknown / 3, (
-	    t_known, t_unknown)
+	assert min(t_unknown) > min(t_known) / 3 and \
+	    min(t_known) > min(t_unknown) / 3, (t_known, t_unknown)
 	log = pop3_inst.log()
 	assert re.search(r"event=auth-failed addr=127\.\S+ mech=USER "
 	    r"login=zed@example.test", log)
