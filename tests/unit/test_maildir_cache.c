@@ -20,26 +20,12 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "test_tmpdir.h"
 
 struct fixture {
 	char		 dir[64];
 	struct store	*st;
 };
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int
 setup(void **state)
@@ -63,7 +49,7 @@ teardown(void **state)
 	struct fixture *fx = *state;
 
 	store_free(&fx->st);
-	rm_tree(fx->dir);
+	test_tmpdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -147,7 +133,7 @@ test_maildir_cache_repeated_and_recreated(void **state)
 		assert_int_equal(deliver(fx, "a@x.test", "m\r\n"), 0);
 	assert_int_equal(count(P(fx, nd), NULL), 5);
 	/* Removed while cached: the next delivery builds it again. */
-	rm_tree(P(fx, "mail/x.test/a"));
+	test_tmpdir_remove(P(fx, "mail/x.test/a"));
 	assert_int_equal(deliver(fx, "a@x.test", "m\r\n"), 0);
 	assert_int_equal(count(P(fx, nd), NULL), 1);
 	assert_int_equal(count(P(fx, "mail/x.test/a/tmp"), NULL), 0);
@@ -171,7 +157,7 @@ test_maildir_cache_symlink_swap_refused(void **state)
 	/* The Maildir is replaced by a symlink to somewhere else. */
 	snprintf(target, sizeof(target), "%s", P(fx, "elsewhere"));
 	assert_int_equal(mkdir(target, 0700), 0);
-	rm_tree(P(fx, "mail/x.test/b"));
+	test_tmpdir_remove(P(fx, "mail/x.test/b"));
 	assert_int_equal(symlink(target, P(fx, "mail/x.test/b")), 0);
 	assert_int_equal(deliver(fx, "b@x.test", "m\r\n"), -1);
 	assert_int_equal(count(target, NULL), 0);

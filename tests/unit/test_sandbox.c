@@ -32,6 +32,7 @@
 #include "core/config.h"
 #include "core/xmalloc.h"
 #include "daemon/sandbox.h"
+#include "test_tmpdir.h"
 
 struct fixture {
 	char		root[64];	/* holds data/ and etc/ */
@@ -72,21 +73,12 @@ setup(void **state)
 }
 
 static int
-remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 teardown(void **state)
 {
 	struct fixture *f = *state;
 
 	config_free(&f->cfg);
-	if (nftw(f->root, remove_one, 16, FTW_DEPTH | FTW_PHYS) == -1)
+	if (test_tmpdir_remove(f->root) == -1)
 		fprintf(stderr, "could not remove %s\n", f->root);
 	free(f);
 	return 0;

@@ -19,15 +19,7 @@
 #include "core/config.h"
 #include "policy/dkim.h"
 #include "smtp/signkeys.h"
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
+#include "test_tmpdir.h"
 
 static void
 make_key(const char *dir, const char *domain, const char *sel,
@@ -115,7 +107,7 @@ test_signkeys_load_per_domain(void **state)
 	smtp_signkeys_free(&k);
 	assert_null(k);
 	smtp_signkeys_free(&k);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(dir);
 }
 
 static void

@@ -37,20 +37,12 @@
 
 #include "core/buf.h"
 #include "store/store.h"
+#include "test_tmpdir.h"
 
 struct fixture {
 	char		 dir[64];
 	struct store	*st;
 };
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static int
 setup(void **state)
@@ -77,7 +69,7 @@ teardown(void **state)
 
 	store_free(&fx->st);
 	assert_null(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	test_tmpdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
