@@ -312,6 +312,8 @@ static const struct {
 	{ "max_message_size = 0\n", "out of range" },
 	{ "timeout_command = 5d\n", "t.conf:1: timeout_command: \"5d\"" },
 	{ "timeout_command = 0\n", "timeout_command: 0 is out of range" },
+	{ "dns_cache_size = 1000001\n", "dns_cache_size: 1000001 is out of range" },
+	{ "dns_cache_size = -1\n", "t.conf:1: dns_cache_size:" },
 	{ "pop3_apop = maybe\n", "t.conf:1: pop3_apop: \"maybe\" is not one" },
 	{ "bare_newline = fix\n", "t.conf:1: bare_newline:" },
 	{ "log_level = loud\n", "t.conf:1: log_level:" },
